@@ -1,0 +1,147 @@
+"""The `corpusforge` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from corpusforge.pipeline.config import ConfigError
+
+console = Console(stderr=True)
+
+# Exit code for a config problem found before any work started.
+EXIT_CONFIG = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"corpusforge: config error: {message}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _load(config: str, overrides: tuple[str, ...]):
+    from corpusforge.pipeline import config as config_module
+
+    try:
+        return config_module.load(config, list(overrides))
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def _check_targets(pipeline, targets: tuple[str, ...]) -> list[str] | None:
+    for target in targets:
+        if target not in pipeline.stages:
+            _fail(f"--target {target}: unknown stage (stages: {', '.join(pipeline.stages)})")
+    return list(targets) or None
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Turn a raw web crawl into clean, deduplicated, tokenized training data."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+
+
+config_argument = click.argument("config", type=click.Path(dir_okay=False))
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (dotted key).")
+output_option = click.option("--output", "-o", default=None, help="Output directory (default: the config's `output`).")
+target_option = click.option("--target", "targets", multiple=True, metavar="STAGE_ID", help="Run only what this stage needs.")
+
+
+@main.command()
+@config_argument
+@output_option
+@set_option
+@target_option
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None, help="Default: the config's executor.type.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option("--address", default=None, help="Scheduler of an existing Dask cluster, tcp://host:port.")
+@click.option("--no-progress", is_flag=True, help="No progress bars or per-stage lines.")
+def run(config, output, overrides, targets, executor, workers, address, no_progress):
+    """Run a pipeline."""
+    from corpusforge.executors import make_executor
+    from corpusforge.pipeline.report import summary_table
+    from corpusforge.pipeline.runner import Runner
+
+    pipeline = _load(config, overrides)
+    target_list = _check_targets(pipeline, targets)
+    settings = pipeline.config.executor
+    kind = executor or ("dask" if address else settings.type)
+    with make_executor(kind, workers or settings.workers, address or settings.address) as ex:
+        runner = Runner(pipeline, ex, output, console=console, progress=not no_progress)
+        result = runner.run(target_list)
+    console.print(summary_table(result.report))
+
+
+@main.command()
+@config_argument
+@set_option
+def validate(config, overrides):
+    """Check a config without running anything."""
+    pipeline = _load(config, overrides)
+    click.echo(f"{config}: ok ({len(pipeline.sources)} sources, {len(pipeline.stages)} stages)")
+
+
+@main.command()
+@config_argument
+@output_option
+@set_option
+@target_option
+def plan(config, output, overrides, targets):
+    """Print the DAG and what a run would do."""
+    from corpusforge.pipeline.dag import make_plan
+
+    pipeline = _load(config, overrides)
+    target_list = _check_targets(pipeline, targets)
+    out = output or pipeline.config.output
+    the_plan = make_plan(pipeline, out, target_list)
+    for name, source in pipeline.sources.items():
+        click.echo(f"source {name}: {source.reader}, {len(source.files)} files")
+    segment_of = {sid: i for i, seg in enumerate(the_plan.segments) for sid in seg.stages}
+    for sid in the_plan.order:
+        stage = pipeline.stages[sid]
+        inputs = ", ".join(stage.config.inputs + [f"{k}={v}" for k, v in stage.config.uses.items()])
+        status = the_plan.status(sid)
+        notes = []
+        if sid in segment_of:
+            notes.append(f"task group {segment_of[sid] + 1}")
+        notes.append("saved" if sid in the_plan.materialized else "fused")
+        kind = "global" if stage.is_global else "shard"
+        click.echo(f"{status:4}  {sid} ({stage.config.stage}, {kind}) <- {inputs}  [{', '.join(notes)}]")
+
+
+@main.command()
+@click.argument("path")
+@click.option("--rows", "-n", default=3, show_default=True, help="Rows to show.")
+def inspect(path, rows):
+    """Show the schema, row count and first rows of a shard directory or file."""
+    from corpusforge.inspect import describe
+
+    try:
+        click.echo(describe(path, rows))
+    except FileNotFoundError as e:
+        click.echo(f"corpusforge: {e}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("output")
+def report(output):
+    """Print the summary of a finished run (and the path of its report.html)."""
+    from corpusforge.io import url_to_fs
+    from corpusforge.pipeline.report import load, summary_table
+
+    fs, root = url_to_fs(output)
+    body = load(fs, root)
+    if body is None:
+        click.echo(f"corpusforge: no report.json in {output}", err=True)
+        sys.exit(1)
+    Console().print(summary_table(body))
+    click.echo(f"{root}/report.html")

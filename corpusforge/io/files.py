@@ -1,0 +1,54 @@
+"""Atomic file writes on fsspec filesystems: a reader never sees a half-written file."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any, Sequence
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+def url_to_fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, root = fsspec.core.url_to_fs(str(path))
+    return fs, root
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
+    """Write `data` (one buffer or several, concatenated) to a temporary name, then rename it into place."""
+    parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    parent = path.rsplit("/", 1)[0]
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+    if is_local(fs):
+        os.makedirs(parent, exist_ok=True)
+        with open(tmp, "wb") as f:
+            for part in parts:
+                f.write(part)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return
+    fs.makedirs(parent, exist_ok=True)
+    with fs.open(tmp, "wb") as f:
+        for part in parts:
+            f.write(bytes(part))
+    fs.mv(tmp, path)
+
+
+def write_json(fs: fsspec.AbstractFileSystem, path: str, obj: Any) -> None:
+    atomic_write(fs, path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+def read_json(fs: fsspec.AbstractFileSystem, path: str) -> Any | None:
+    """The parsed file, or None if it does not exist."""
+    try:
+        with fs.open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,1 @@
+"""Config, DAG, fingerprints and the runner that drives a plan on an executor."""
