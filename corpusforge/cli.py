@@ -11,7 +11,8 @@ from rich.logging import RichHandler
 
 from corpusforge.pipeline.config import ConfigError
 
-console = Console(stderr=True)
+# Wide enough for the summary table when stderr is a log file rather than a terminal.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 # Exit code for a config problem found before any work started.
 EXIT_CONFIG = 2

@@ -1,5 +1,5 @@
 """Built-in stages, one module (or package) per family. Importing this registers them all."""
 
-from stages import ingest, passthrough
+from stages import clean, dedup, ingest, langid, normalize, passthrough, quality, sentences
 
-__all__ = ["ingest", "passthrough"]
+__all__ = ["clean", "dedup", "ingest", "langid", "normalize", "passthrough", "quality", "sentences"]

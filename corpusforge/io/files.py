@@ -27,11 +27,16 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes | memoryv
     tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
     if is_local(fs):
         os.makedirs(parent, exist_ok=True)
-        with open(tmp, "wb") as f:
-            for part in parts:
-                f.write(part)
-            f.flush()
-            os.fsync(f.fileno())
+        # The rename makes a file appear whole or not at all to every reader and to a resumed run
+        # after a killed process. No fsync: surviving power loss is the filesystem's job, and an
+        # fsync per shard would cost more than the engine's whole overhead budget.
+        try:
+            with open(tmp, "wb") as f:
+                for part in parts:
+                    f.write(part)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         os.replace(tmp, path)
         return
     fs.makedirs(parent, exist_ok=True)

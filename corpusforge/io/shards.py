@@ -67,9 +67,16 @@ def serialize(table: pa.Table, fmt: ShardFormat) -> list[memoryview | bytes]:
         pq.write_table(table, sink, compression=fmt.compression or "none", row_group_size=BATCH_ROWS)
         return [memoryview(sink.getvalue())]
     options = pa.ipc.IpcWriteOptions(compression=fmt.compression)
+    if fmt.compression is None:
+        # Size the buffer exactly first (a dry run copies nothing), so writing never reallocates.
+        sizer = pa.MockOutputStream()
+        with pa.ipc.new_file(sizer, table.schema, options=options) as writer:
+            writer.write_table(table, max_chunksize=BATCH_ROWS)
+        buffer = pa.allocate_buffer(sizer.size())
+        sink = pa.FixedSizeBufferWriter(buffer)
     with pa.ipc.new_file(sink, table.schema, options=options) as writer:
         writer.write_table(table, max_chunksize=BATCH_ROWS)
-    data = memoryview(sink.getvalue())
+    data = memoryview(buffer if fmt.compression is None else sink.getvalue())
     footer_start, footer = _footer_without_leading_magic(data)
     return [data[8:footer_start], footer, data[len(data) - 10 :]]
 

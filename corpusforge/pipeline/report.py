@@ -32,6 +32,7 @@ def build(runner: Runner, plan: Plan, started: float) -> dict[str, Any]:
         }
     return {
         "output": runner.output,
+        "order": plan.order,
         "targets": plan.targets,
         "executor": type(runner.executor).__name__,
         "workers": runner.executor.workers,
@@ -49,7 +50,8 @@ def summary_table(report: dict[str, Any]) -> Table:
     table = Table(title=f"corpusforge run: {report['output']}")
     for column in ("stage", "status", "docs in", "docs out", "dropped", "errors", "MB in", "MB out", "seconds"):
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")
-    for stage_id, s in report["stages"].items():
+    for stage_id in report["order"]:
+        s = report["stages"][stage_id]
         if "docs_in" not in s:
             table.add_row(stage_id, s["status"], *[""] * 7)
             continue
@@ -69,7 +71,8 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 def write_html(fs, output: str, report: dict[str, Any]) -> None:
     rows = []
-    for stage_id, s in report["stages"].items():
+    for stage_id in report["order"]:
+        s = report["stages"][stage_id]
         dropped = ", ".join(f"{html.escape(k)}: {v:,}" for k, v in s.get("dropped", {}).items())
         errors = ", ".join(f"{html.escape(k)}: {v:,}" for k, v in s.get("errors", {}).items())
         rows.append(

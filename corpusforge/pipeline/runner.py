@@ -40,7 +40,7 @@ log = logging.getLogger("corpusforge")
 FINGERPRINT_FILE = ".fingerprint"
 
 
-class Progress_:
+class ProgressReporter:
     """One progress bar per stage (or phase) on a terminal; one log line each elsewhere."""
 
     def __init__(self, console: Console, enabled: bool):
@@ -52,7 +52,7 @@ class Progress_:
 
 
 class _Bar:
-    def __init__(self, owner: Progress_, label: str, total: int, skipped: int):
+    def __init__(self, owner: ProgressReporter, label: str, total: int, skipped: int):
         self.owner, self.label, self.total, self.skipped = owner, label, total, skipped
         self.start = time.perf_counter()
         self.progress = None
@@ -102,7 +102,7 @@ class Runner:
             ShardFormat(io.format, io.compression, int(io.shard_size_mb * 2**20)),
         )
         self.console = console or Console(stderr=True)
-        self.progress = Progress_(self.console, progress)
+        self.progress = ProgressReporter(self.console, progress)
 
     # --- planning ------------------------------------------------------------------------
 
@@ -197,6 +197,8 @@ class Runner:
             result.stats[spec.id] = stats
         if self.fs.exists(state):
             self.fs.rm(state, recursive=True)
+        if self.fs.exists(f"{self.output}/_state") and not self.fs.ls(f"{self.output}/_state"):
+            self.fs.rm(f"{self.output}/_state", recursive=True)
 
     def _run_global(self, segment: Segment, plan: Plan, result: RunResult) -> None:
         (stage_id,) = segment.stages
@@ -220,6 +222,8 @@ class Runner:
         result.stats[stage_id] = stats
         if self.fs.exists(work_dir):
             self.fs.rm(work_dir, recursive=True)
+        if self.fs.exists(f"{self.output}/_work") and not self.fs.ls(f"{self.output}/_work"):
+            self.fs.rm(f"{self.output}/_work", recursive=True)
 
 
 class RunnerContext(GlobalContext):

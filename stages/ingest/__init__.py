@@ -1,5 +1,5 @@
-"""Readers of crawl and corpus files, one per format."""
+"""Ingestion: readers of crawl and corpus files (one per format), and the `extract` stage."""
 
-from stages.ingest import jsonl, parquet
+from stages.ingest import extract, hf, jsonl, parquet, warc, wet
 
-__all__ = ["jsonl", "parquet"]
+__all__ = ["extract", "hf", "jsonl", "parquet", "warc", "wet"]

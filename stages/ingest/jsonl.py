@@ -75,29 +75,33 @@ class JsonlReader(SourceReader):
             base, data = 0, _decompressed(fs, unit.path)
         else:
             base, data = _read_range(fs, unit.path, *unit.part)
-        table, starts = self._parse(data, unit, base)
-        return to_core(table, self.params, unit.source, unit.key, starts + base)
+        table, ordinals = self._parse(data, unit, base)
+        return to_core(table, self.params, unit.source, f"{unit.key}@{base}", ordinals)
 
     def _parse(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
-        starts = _line_starts(data)
+        """The records of `data`, and each one's ordinal among the non-blank lines of `data`.
+
+        Ids hash (file, start of the part, ordinal): stable for a given config, since the parts'
+        boundaries are fixed by `block_size_mb`, which is part of the source's fingerprint.
+        """
         try:
             table = pj.read_json(pa.BufferReader(data), parse_options=pj.ParseOptions(newlines_in_values=False))
             table.validate(full=True)  # pyarrow passes invalid UTF-8 through; catch it here
-            if table.num_rows == len(starts):
-                return table, starts
+            return table, np.arange(table.num_rows, dtype=np.int64)
         except pa.ArrowInvalid:
-            pass
-        return self._parse_lines(data, starts, unit, base)
+            return self._parse_lines(data, unit, base)
 
-    def _parse_lines(self, data: bytes, starts: np.ndarray, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
+    def _parse_lines(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
         first_line = self._line_number(unit, base)
         rows, kept = [], []
         line_of = np.cumsum(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-        for start in starts.tolist():
+        ordinal = -1
+        for start in _line_starts(data).tolist():
             end = data.find(b"\n", start)
             line = data[start : end if end >= 0 else len(data)]
             if not line.strip():
                 continue
+            ordinal += 1
             where = f"{unit.path}:{first_line + (int(line_of[start - 1]) if start else 0)}"
             try:
                 record = json.loads(line.decode("utf-8"))
@@ -111,7 +115,7 @@ class JsonlReader(SourceReader):
                 self.bad_record("not_an_object", where, type(record).__name__)
                 continue
             rows.append(record)
-            kept.append(start)
+            kept.append(ordinal)
         try:
             table = pa.Table.from_pylist(rows)
         except (pa.ArrowInvalid, pa.ArrowTypeError):

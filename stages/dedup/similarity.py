@@ -1,0 +1,56 @@
+"""Pair similarities for verifying LSH candidates: set Jaccard, and an order-aware edit similarity.
+
+Jaccard over shingles misses copies with scattered character edits: 10% edited characters
+destroy about a third of the character 3-grams (the dev crawl's near_edit pairs have 3-gram
+Jaccard 0.15-0.72), while unrelated pages of one genre (man pages sharing their GNU sections)
+reach 0.5. The edit similarity, LCS(a, b) / max(|a|, |b|) over the key texts, keeps such copies
+above 0.8 where those unrelated pages stay below it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """|a & b| / |a | b| of two sorted arrays of distinct values."""
+    if len(a) == 0 and len(b) == 0:
+        return 0.0
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / (len(a) + len(b) - shared)
+
+
+def _match_masks(text: np.ndarray) -> dict[int, int]:
+    """For each code point of `text`, the bit set of the positions where it occurs."""
+    order = np.argsort(text, kind="stable")
+    values, starts = np.unique(text[order], return_index=True)
+    ends = np.append(starts[1:], len(text))
+    masks = {}
+    for value, start, end in zip(values.tolist(), starts.tolist(), ends.tolist()):
+        bits = np.zeros(len(text), dtype=bool)
+        bits[order[start:end]] = True
+        masks[value] = int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+    return masks
+
+
+def lcs_length(a: str, b: str) -> int:
+    """Length of the longest common subsequence, bit-parallel (Hyyrö 2004): O(|a| |b| / w)."""
+    if len(a) < len(b):
+        a, b = b, a
+    if not b:
+        return 0
+    masks = _match_masks(np.frombuffer(a.encode("utf-32-le", "surrogatepass"), dtype="<u4"))
+    full = (1 << len(a)) - 1
+    row = full
+    for char in b:
+        match = masks.get(ord(char))
+        if match is not None:
+            low = row & match
+            row = ((row + low) | (row - low)) & full
+    return len(a) - row.bit_count()
+
+
+def edit_similarity(a: str, b: str) -> float:
+    """LCS(a, b) / max(|a|, |b|): 1 for equal texts, about 1 - edit rate for edited copies."""
+    longest = max(len(a), len(b))
+    return lcs_length(a, b) / longest if longest else 0.0

@@ -1,0 +1,39 @@
+"""The bundled configs run on a fresh clone."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(config: str, out: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "corpusforge", "run", config, "--output", str(out), "--workers", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+def test_zh_web_runs_on_the_bundled_sample(tmp_path):
+    report = _run("configs/zh_web.yaml", tmp_path / "out")
+    stages = report["stages"]
+    assert report["order"] == ["ingest", "normalize", "langid", "clean", "quality"]
+    assert stages["ingest"]["counters"].get("skipped:redirect", 0) >= 1
+    assert any(r.startswith("lang:") for r in stages["langid"]["dropped"]), "the sample has non-Chinese pages"
+    assert stages["quality"]["dropped"], "the sample has spam pages"
+    kept = pa.concat_tables(pa.ipc.open_file(str(p)).read_all() for p in sorted((tmp_path / "out" / "quality").glob("*.arrow")))
+    assert kept.num_rows == stages["quality"]["docs_out"] > 20
+    assert set(kept.column("lang").to_pylist()) == {"zh"}
+    assert "Hant" in kept.column("script").to_pylist()
+
+
+def test_jsonl_example_runs(tmp_path):
+    report = _run("configs/examples/jsonl_to_arrow.yaml", tmp_path / "out")
+    assert report["stages"]["write"]["docs_out"] == 5
+    (shard,) = (tmp_path / "out" / "write").glob("*.arrow")
+    assert pa.ipc.open_file(str(shard)).read_all().column("id").to_pylist()[0] == "ex-0"

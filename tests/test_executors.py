@@ -1,0 +1,27 @@
+"""The same config gives byte-identical shards on every executor and worker count."""
+
+from conftest import run_config, shard_digests
+
+STAGES = [
+    {"id": "short", "stage": "teststages:MinChars", "inputs": ["docs"], "params": {"min_chars": 20}},
+    {"id": "upper", "stage": "teststages:Upper", "inputs": ["short"]},
+]
+
+
+def _raw(docs_dir):
+    # Small byte ranges so each file is several tasks and the pool really runs them in parallel.
+    return {"sources": {"docs": {"paths": str(docs_dir / "*.jsonl"), "block_size_mb": 0.002}}, "stages": STAGES}
+
+
+def test_local_workers_and_dask_give_identical_bytes(tmp_path, docs_dir):
+    outputs = {
+        "local1": run_config(_raw(docs_dir), tmp_path / "local1", "local", 1),
+        "local2": run_config(_raw(docs_dir), tmp_path / "local2", "local", 2),
+        "dask2": run_config(_raw(docs_dir), tmp_path / "dask2", "dask", 2),
+    }
+    digests = {name: shard_digests(tmp_path / name / "upper") for name in outputs}
+    rejected = {name: shard_digests(tmp_path / name / "_rejected" / "short") for name in outputs}
+    assert len(digests["local1"]) > 3
+    assert digests["local1"] == digests["local2"] == digests["dask2"]
+    assert rejected["local1"] == rejected["local2"] == rejected["dask2"]
+    assert outputs["dask2"].report["executor"] == "DaskExecutor"
