@@ -21,7 +21,8 @@ How pairs are counted
   man page and a copy of its zh_CN original. Every other predicted pair is a false positive.
 - precision = TP / (TP + FP), recall = found gold pairs / gold pairs, F1 from both.
 
-usage: python benchmarks/dedup_quality.py [--corpus DIR] [--text crawl|main|both] [--quick]
+usage: python benchmarks/dedup_quality.py [--corpus DIR] [--text crawl|main|both]
+                                         [--sweep none|quick|default|full]
 """
 
 from __future__ import annotations
@@ -192,9 +193,11 @@ class Prepared:
         return {self.ids[n]: f"c{label}" for n, label in zip(nodes.tolist(), labels.tolist())}
 
 
-def sweep(docs: list[dict], gold: Gold, quick: bool, shingle_hash: str) -> None:
-    ngrams = (3, 5) if quick else (2, 3, 4, 5)
-    settings = [(128, 32, 4), (128, 42, 3)] if quick else [(128, 32, 4), (128, 42, 3), (128, 64, 2), (256, 85, 3), (112, 14, 8)]
+def sweep(docs: list[dict], gold: Gold, size: str, shingle_hash: str) -> None:
+    ngrams = (3, 5) if size == "quick" else (2, 3, 4, 5)
+    settings = [(128, 32, 4), (128, 42, 3), (112, 14, 8)]
+    if size == "full":  # low LSH thresholds: 10-100k candidate pairs on the crawl text, minutes
+        settings += [(128, 64, 2), (256, 85, 3)]
     jaccards = (None, 0.4, 0.5, 0.6, 0.7, 0.8)
     edits = (None, 0.7, 0.75, 0.8, 0.85, 0.9)
     results = []
@@ -304,8 +307,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     parser.add_argument("--text", choices=("crawl", "main", "both"), default="both")
-    parser.add_argument("--quick", action="store_true", help="a smaller sweep")
-    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--sweep", choices=("none", "quick", "default", "full"), default="default")
     args = parser.parse_args()
     gold = Gold(args.corpus)
     defaults = DedupParams()
@@ -313,8 +315,8 @@ def main() -> None:
     for text in ("crawl", "main") if args.text == "both" else (args.text,):
         docs = load_docs(args.corpus, text)
         print(f"\n=== {text} text: {len(docs)} documents, {sum(len(d['text']) for d in docs):,} characters ===")
-        if not args.no_sweep:
-            sweep(docs, gold, args.quick, defaults.shingle_hash)
+        if args.sweep != "none":
+            sweep(docs, gold, args.sweep, defaults.shingle_hash)
         print("\nthe dedup stage through the engine (local executor, 1 worker):")
         variants = (
             ("dedup defaults", {}),

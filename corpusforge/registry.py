@@ -27,8 +27,11 @@ def register_stage(cls: type[Stage]) -> None:
     table[cls.name] = cls
 
 
-def _load_builtins() -> None:
-    importlib.import_module("stages")
+def _builtin_catalogue(table: dict) -> dict[str, str]:
+    """Built-in names and the modules defining them (see stages/__init__.py)."""
+    import stages
+
+    return stages.READERS if table is _readers else stages.STAGES
 
 
 def _lookup(name: str, table: dict, group: str, what: str):
@@ -38,13 +41,15 @@ def _lookup(name: str, table: dict, group: str, what: str):
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
             raise KeyError(f"cannot import {what} {name!r}: {e}") from None
-    _load_builtins()
+    catalogue = _builtin_catalogue(table)
+    if name not in table and name in catalogue:
+        importlib.import_module(catalogue[name])  # the class registers itself on import
     if name not in table:
         for ep in entry_points(group=group, name=name):
             cls = ep.load()
             table[name] = cls
     if name not in table:
-        known = ", ".join(sorted(set(table) | {ep.name for ep in entry_points(group=group)}))
+        known = ", ".join(sorted(set(table) | set(catalogue) | {ep.name for ep in entry_points(group=group)}))
         raise KeyError(f"unknown {what} {name!r} (known: {known})")
     return table[name]
 
@@ -59,7 +64,8 @@ def reader_class(name: str) -> type[SourceReader]:
 
 def reader_for_path(path: str) -> str | None:
     """The reader whose extensions match `path`, longest extension first."""
-    _load_builtins()
+    for module in _builtin_catalogue(_readers).values():
+        importlib.import_module(module)
     for ep in entry_points(group=READER_GROUP):
         if ep.name not in _readers:
             _readers[ep.name] = ep.load()

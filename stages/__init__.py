@@ -1,5 +1,25 @@
-"""Built-in stages, one module (or package) per family. Importing this registers them all."""
+"""Built-in stages, one module (or package) per family.
 
-from stages import clean, dedup, ingest, langid, normalize, passthrough, quality, sentences
+The catalogues name the module that defines each stage and reader, so a run imports only the
+modules it uses: a JSONL passthrough never pays for trafilatura, fastText or scipy, in the
+driver or in any worker.
+"""
 
-__all__ = ["clean", "dedup", "ingest", "langid", "normalize", "passthrough", "quality", "sentences"]
+STAGES = {
+    "passthrough": "stages.passthrough",
+    "extract": "stages.ingest.extract",
+    "normalize": "stages.normalize",
+    "langid": "stages.langid",
+    "sentences": "stages.sentences",
+    "clean": "stages.clean",
+    "quality": "stages.quality",
+    "dedup": "stages.dedup",
+}
+
+READERS = {
+    "jsonl": "stages.ingest.jsonl",
+    "parquet": "stages.ingest.parquet",
+    "warc": "stages.ingest.warc",
+    "wet": "stages.ingest.wet",
+    "hf": "stages.ingest.hf",
+}

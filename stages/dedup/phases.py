@@ -7,7 +7,7 @@ input order, never on how the work was split. Phase files (see scratch.Workspace
 - keys/<unit>: (kind, key, gid) rows, partitioned by key: one exact key, one URL key and one
   key per LSH band of each document;
 - nodes/<unit>: per document, what the driver needs to pick and describe representatives;
-- sets/<unit>: the distinct shingle hashes of each document, for verification;
+- sets/<unit>: the distinct shingle hashes (and the key text) of each document, for verification;
 - edges/<partition>: duplicate pairs (a, b, kind); verified/<chunk>: verification outcome;
 - decisions/<unit>: cluster, size and the kept representative of each clustered document.
 """
@@ -28,20 +28,19 @@ from stages.dedup.exact import hash128, lengths, text_keys, url_keys
 from stages.dedup.lines import HostLines
 from stages.dedup.lsh import band_keys, group_pairs
 from stages.dedup.minhash import Permutations, signatures
-from stages.dedup.normalize import key_text, folded_text
+from stages.dedup.normalize import folded_text, key_text
 from stages.dedup.params import DedupParams
 from stages.dedup.scratch import Workspace, read_partition, read_table, write_partitioned, write_table
 from stages.dedup.shingles import batches, shingle_hashes
 from stages.dedup.similarity import edit_similarity, jaccard
 
 EXACT, URL_KEY, BAND = 0, 1, 2
-KIND_NAMES = {EXACT: "exact", URL_KEY: "url", BAND: "near"}
 DUP_CLUSTER, DUP_CLUSTER_SIZE, DUPLICATE_OF = "dup_cluster", "dup_cluster_size", "duplicate_of"
 # Characters shingled per batch: bounds the per-batch arrays (~60 bytes per character).
 BATCH_CHARS = 1 << 20
 # Rows per record batch of a sets file: the unit of random access during verification.
 SET_ROWS = 4096
-_LOW32 = np.int64(0xFFFFFFFF)
+ROW_MASK = np.int64(0xFFFFFFFF)
 
 
 def _gids(unit_index: int, rows: int) -> np.ndarray:
@@ -246,7 +245,7 @@ class Verify(Phase):
         """Shingle hashes (and key texts) of each document, read batch by batch from the sets files."""
         hashes: dict[int, np.ndarray] = {}
         keys: dict[int, str] = {}
-        units, rows = gids >> np.int64(32), gids & _LOW32
+        units, rows = gids >> np.int64(32), gids & ROW_MASK
         for unit in np.unique(units).tolist():
             wanted = rows[units == unit]
             for batch in np.unique(wanted // SET_ROWS).tolist():

@@ -31,7 +31,7 @@ from stages.dedup.phases import (
     Filter,
     Signatures,
     Verify,
-    _LOW32,
+    ROW_MASK,
 )
 from stages.dedup.scratch import Workspace, read_table, write_table
 
@@ -47,6 +47,8 @@ class Dedup(GlobalStage):
     def run(self, ctx: GlobalContext) -> None:
         p = self.params
         units = [unit for source in ctx.inputs for unit in source.units]
+        if not units:
+            return
         work = Workspace(ctx.work_dir)
         items = list(enumerate(units))
         partitions = list(range(p.partitions))
@@ -112,7 +114,7 @@ class Dedup(GlobalStage):
         for unit in np.unique(unit_of).tolist():
             at = np.flatnonzero(unit_of == unit)
             decisions = pa.table({
-                "row": nodes[at] & _LOW32,
+                "row": nodes[at] & ROW_MASK,
                 "cluster": ids.take(pa.array(keeper[at])),
                 "size": sizes[at],
                 DUPLICATE_OF: pa.array(duplicate_of[at], pa.string()),
@@ -128,7 +130,7 @@ class Dedup(GlobalStage):
         unit_of = nodes >> np.int64(32)
         for unit in np.unique(unit_of).tolist():
             table = read_table(ctx.fs, work.path("nodes", unit))
-            rows = nodes[unit_of == unit] & _LOW32
+            rows = nodes[unit_of == unit] & ROW_MASK
             parts.append(table.take(pa.array(rows)))
         columns = ("gid", ID, "rank", "hi", "lo", "present", "url_hi", "url_lo", "url_present")
         table = pa.concat_tables(parts)
