@@ -20,11 +20,17 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
+def temporary_name(path: str) -> str:
+    """A hidden name beside `path`: shard listings skip it, and it never collides."""
+    parent, _, name = path.rpartition("/")
+    return f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
+
+
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
     """Write `data` (one buffer or several, concatenated) to a temporary name, then rename it into place."""
     parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
     parent = path.rsplit("/", 1)[0]
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+    tmp = temporary_name(path)
     if is_local(fs):
         os.makedirs(parent, exist_ok=True)
         # The rename makes a file appear whole or not at all to every reader and to a resumed run

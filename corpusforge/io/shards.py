@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import struct
 from dataclasses import dataclass
 from typing import Literal
@@ -12,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from corpusforge.io.files import atomic_write, is_local
+from corpusforge.io.files import atomic_write, is_local, temporary_name
 from corpusforge.io.manifest import ShardInfo
 
 # Record batches of bounded size keep readers' peak memory bounded and make the bytes
@@ -31,7 +33,7 @@ class ShardFormat:
         return ".arrow" if self.format == "arrow" else ".parquet"
 
 
-def _footer_without_leading_magic(data: memoryview) -> tuple[int, bytes]:
+def _footer_without_leading_magic(data: memoryview | bytes) -> tuple[int, bytes]:
     """Where the footer of an Arrow IPC file starts, and the footer re-addressed for a file
     whose 8-byte leading magic is removed (every block offset moves 8 bytes down).
 
@@ -58,6 +60,50 @@ def _footer_without_leading_magic(data: memoryview) -> tuple[int, bytes]:
             at = vector + 4 + 24 * i
             struct.pack_into("<q", footer, at, struct.unpack_from("<q", footer, at)[0] - 8)
     return start, bytes(footer)
+
+
+class _SkipLeadingMagic(io.RawIOBase):
+    """A sink that drops the first 8 bytes the IPC file writer emits (its leading magic)."""
+
+    def __init__(self, file):
+        self.file = file
+        self.to_skip = 8
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        skip = min(self.to_skip, len(view))
+        self.to_skip -= skip
+        self.file.write(view[skip:])
+        return len(view)
+
+
+def _write_arrow_file(table: pa.Table, path: str, fmt: ShardFormat) -> None:
+    """Stream a shard straight into `path` (no in-memory copy), then re-address its footer."""
+    options = pa.ipc.IpcWriteOptions(compression=fmt.compression)
+    with open(path, "w+b") as f:
+        with pa.ipc.new_file(pa.PythonFile(_SkipLeadingMagic(f), mode="w"), table.schema, options=options) as writer:
+            writer.write_table(table, max_chunksize=BATCH_ROWS)
+        end = f.tell()
+        f.seek(end - 10)
+        footer_len = struct.unpack("<i", f.read(4))[0]
+        tail_start = end - 10 - footer_len
+        f.seek(tail_start)
+        tail = f.read()
+        # The footer's offsets were computed for a file that still had the magic (8 bytes more).
+        _, footer = _footer_without_leading_magic(b"\0" * 8 + tail)
+        f.seek(tail_start)
+        f.write(footer)
+
+
+def _checksum(path: str) -> str:
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as f:
+        while chunk := f.read(16 * 2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def serialize(table: pa.Table, fmt: ShardFormat) -> list[memoryview | bytes]:
@@ -94,14 +140,26 @@ def write_shards(
         piece = table.slice(k * rows_per_piece, rows_per_piece)
         if piece.num_rows == 0:
             break
-        parts = serialize(piece, fmt)
         name = f"{stem}-{k:03d}{fmt.suffix}"
-        atomic_write(fs, f"{directory}/{name}", parts)
-        digest = xxhash.xxh3_64()
-        for part in parts:
-            digest.update(part)
-        size = sum(len(part) for part in parts)
-        infos.append(ShardInfo(name=name, rows=piece.num_rows, bytes=size, checksum=digest.hexdigest()))
+        if fmt.format == "arrow" and is_local(fs):
+            path = f"{directory}/{name}"
+            tmp = temporary_name(path)
+            os.makedirs(directory, exist_ok=True)
+            try:
+                _write_arrow_file(piece, tmp, fmt)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            os.replace(tmp, path)
+            size, checksum = os.path.getsize(path), _checksum(path)
+        else:
+            parts = serialize(piece, fmt)
+            atomic_write(fs, f"{directory}/{name}", parts)
+            digest = xxhash.xxh3_64()
+            for part in parts:
+                digest.update(part)
+            size, checksum = sum(len(part) for part in parts), digest.hexdigest()
+        infos.append(ShardInfo(name=name, rows=piece.num_rows, bytes=size, checksum=checksum))
     return infos
 
 

@@ -45,10 +45,16 @@ def _read_range(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) 
             if f.read(1) != b"\n":
                 f.readline()  # the line in progress belongs to the previous range
         first = f.tell()
-        data = f.read(max(end - first, 0))
-        if data and not data.endswith(b"\n"):
-            data += f.readline()
-    return first, data
+        if first >= end:
+            return first, b""
+        # The last line that starts before `end` is ours up to its newline: find where it ends,
+        # then read the whole range at once (appending to a 64 MB bytes object would copy it).
+        f.seek(end - 1)
+        if f.read(1) != b"\n":
+            f.readline()
+        stop = f.tell()
+        f.seek(first)
+        return first, f.read(stop - first)
 
 
 def _line_starts(data: bytes) -> np.ndarray:
@@ -89,6 +95,8 @@ class JsonlReader(SourceReader):
             table.validate(full=True)  # pyarrow passes invalid UTF-8 through; catch it here
             return table, np.arange(table.num_rows, dtype=np.int64)
         except pa.ArrowInvalid:
+            if not data.strip():  # pyarrow rejects an empty block; it simply has no records
+                return pa.table({}), np.zeros(0, dtype=np.int64)
             return self._parse_lines(data, unit, base)
 
     def _parse_lines(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
