@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 
 from corpusforge.io import Manifest, list_shards, read_shard, url_to_fs
 
@@ -18,9 +17,13 @@ def describe(path: str, rows: int = 3) -> str:
     fs, root = url_to_fs(path)
     if not fs.exists(root):
         raise FileNotFoundError(f"no such file or directory: {path}")
+    total = None
     if fs.isdir(root):
         manifest = Manifest.read(fs, root)
-        shards = [f"{root}/{s.name}" for s in manifest.shards] if manifest and manifest.kind == "shards" else list_shards(fs, root)
+        if manifest and manifest.kind == "shards":
+            shards, total = [f"{root}/{s.name}" for s in manifest.shards], manifest.rows
+        else:
+            shards = list_shards(fs, root)
         header = f"{path}: {len(shards)} shards"
         if manifest is not None:
             header += f" ({manifest.kind}, fingerprint {manifest.fingerprint[:12]})"
@@ -29,7 +32,8 @@ def describe(path: str, rows: int = 3) -> str:
     if not shards:
         return header + "\n(no shards)"
     first = read_shard(fs, shards[0])
-    total = sum(read_shard(fs, s).num_rows for s in shards)
+    if total is None:  # no manifest to count from: open every shard
+        total = sum(read_shard(fs, s).num_rows for s in shards)
     lines = [header, f"rows: {total:,}", "schema:"]
     lines += [f"  {field.name}: {field.type}" for field in first.schema]
     for i, row in enumerate(first.slice(0, rows).to_pylist()):

@@ -48,6 +48,13 @@ def doc_ids(key: str, locators: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(len(mixed), pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
 
 
+def with_column(table: pa.Table, name: str, column: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """`table` with column `name` set: replaced in place if present (a re-run), else appended."""
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, column)
+    return table.append_column(name, column)
+
+
 def conform(table: pa.Table, source: str) -> pa.Table:
     """Give a reader's table the core columns, in core order, followed by its other columns."""
     n = table.num_rows

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import Field
 
-from corpusforge.records import REASON, TEXT
+from corpusforge.records import REASON, TEXT, with_column
 from corpusforge.stage import Params, ShardStage
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -91,10 +91,10 @@ class Clean(ShardStage):
         reasons[keep] = None
         self.count("docs_changed", int(np.count_nonzero(removed[keep])))
         out = table.set_column(table.column_names.index(TEXT), TEXT, cleaned)
-        out = _with_column(out, REMOVED_COLUMN, pa.array(removed, pa.int32()))
+        out = with_column(out, REMOVED_COLUMN, pa.array(removed, pa.int32()))
         mask = pa.array(keep)
         # Rejected rows keep their original text: what was there is what one inspects.
-        rejected = _with_column(table, REMOVED_COLUMN, pa.array(removed, pa.int32())).filter(pc.invert(mask))
+        rejected = with_column(table, REMOVED_COLUMN, pa.array(removed, pa.int32())).filter(pc.invert(mask))
         rejected = rejected.append_column(REASON, pa.array(reasons, pa.string()).filter(pc.invert(mask)))
         return out.filter(mask), rejected
 
@@ -125,9 +125,3 @@ class Clean(ShardStage):
         offsets = np.concatenate(([0], np.cumsum(kept_per_doc))).astype(np.int32)
         kept_lines = pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)), mask=pc.invert(text.is_valid()))
         return pc.binary_join(kept_lines, "\n"), removed, nonblank
-
-
-def _with_column(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.column_names.index(name), name, column)
-    return table.append_column(name, column)

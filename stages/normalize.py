@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusforge.records import TEXT
+from corpusforge.records import TEXT, with_column
 from corpusforge.stage import MapStage, Params
 from stages.text import cleanup, mojibake
 from stages.text.han import convert
@@ -73,8 +73,7 @@ class Normalize(MapStage):
         if CONVERTED in table.column_names:
             # A second pass finds nothing left to convert; the first pass's record stands.
             converted = pc.coalesce(table.column(CONVERTED).combine_chunks(), converted)
-            return table.set_column(table.column_names.index(CONVERTED), CONVERTED, converted)
-        return table.append_column(CONVERTED, converted)
+        return with_column(table, CONVERTED, converted)
 
 
 def _replace_rows(values: pa.Array, rows: np.ndarray, new_values: pa.Array) -> pa.Array:

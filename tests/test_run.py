@@ -131,3 +131,16 @@ def test_parquet_output_and_shard_size(tmp_path, docs_dir):
     files = sorted((out / "write").glob("*.parquet"))
     assert len(files) > 3  # each input file was split to respect the target size
     assert sum(pq.read_table(f).num_rows for f in files) == 180
+
+
+def test_inspect_prints_rows_schema_and_first_rows(tmp_path, docs_dir):
+    from click.testing import CliRunner
+
+    from corpusforge.cli import main
+
+    out = tmp_path / "out"
+    run_config(_raw(docs_dir, [{"id": "write", "stage": "passthrough", "inputs": ["docs"]}]), out)
+    result = CliRunner().invoke(main, ["inspect", str(out / "write"), "-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert "3 shards" in result.output and "rows: 180" in result.output
+    assert "  text: string" in result.output and "row 0:" in result.output and "row 1:" not in result.output

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.io import url_to_fs
-from corpusforge.records import ID, REASON, TEXT, URL
+from corpusforge.records import ID, REASON, TEXT, URL, with_column
 from corpusforge.stage import InputUnit
 from corpusforge.stats import count
 from stages.dedup.exact import hash128, lengths, text_keys, url_keys
@@ -53,13 +53,6 @@ def _partition(hi: np.ndarray, lo: np.ndarray, partitions: int) -> np.ndarray:
 
 def _keys_table(kind: int, hi: np.ndarray, lo: np.ndarray, gid: np.ndarray) -> pa.Table:
     return pa.table({"kind": pa.array(np.full(len(gid), kind, np.int8)), "hi": hi, "lo": lo, "gid": gid})
-
-
-def _column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
-    """Set column `name`, replacing one of that name (a re-run of dedup) or appending it."""
-    if name in table.column_names:
-        return table.set_column(table.column_names.index(name), name, values)
-    return table.append_column(name, values)
 
 
 @dataclass(frozen=True)
@@ -272,7 +265,7 @@ class Filter(Phase):
         if self.params.host_lines:
             texts, removed = self.texts(table, self.repeated_lines())
             count("host_lines_removed", removed)
-            table = _column(table, TEXT, texts)
+            table = with_column(table, TEXT, texts)
         ids = table.column(ID).combine_chunks() if table.num_rows else pa.array([], pa.string())
         rows = table.num_rows
         cluster, size = ids, np.ones(rows, dtype=np.int64)
@@ -289,9 +282,9 @@ class Filter(Phase):
             duplicate_of = pc.replace_with_mask(duplicate_of, pa.array(mask), decisions.column(DUPLICATE_OF).combine_chunks())
             reason = pc.replace_with_mask(reason, pa.array(mask), decisions.column(REASON).combine_chunks())
             dropped = np.asarray(pc.is_valid(duplicate_of), dtype=bool)
-        table = _column(_column(table, DUP_CLUSTER, cluster), DUP_CLUSTER_SIZE, pa.array(size))
+        table = with_column(with_column(table, DUP_CLUSTER, cluster), DUP_CLUSTER_SIZE, pa.array(size))
         keep = pa.array(~dropped)
         rejected = table.filter(pc.invert(keep))
-        rejected = _column(rejected, DUPLICATE_OF, duplicate_of.filter(pc.invert(keep)))
-        rejected = _column(rejected, REASON, reason.filter(pc.invert(keep)))
+        rejected = with_column(rejected, DUPLICATE_OF, duplicate_of.filter(pc.invert(keep)))
+        rejected = with_column(rejected, REASON, reason.filter(pc.invert(keep)))
         return table.filter(keep), rejected

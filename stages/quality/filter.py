@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from corpusforge.records import TEXT, URL
+from corpusforge.records import TEXT, URL, with_column
 from corpusforge.stage import FilterStage, Params
 from stages.quality.blocklist import blocked, hosts_of, load_domains
 from stages.quality.chars import TextView, safe_div
@@ -159,11 +159,7 @@ class Quality(FilterStage):
     def annotate(self, table: pa.Table) -> pa.Table:
         self.ensure_setup()
         for name, values in self.scores(table).items():
-            column = pa.array(values)
-            if PREFIX + name in table.column_names:
-                table = table.set_column(table.column_names.index(PREFIX + name), PREFIX + name, column)
-            else:
-                table = table.append_column(PREFIX + name, column)
+            table = with_column(table, PREFIX + name, pa.array(values))
         return table
 
     def scores(self, table: pa.Table) -> dict[str, np.ndarray]:
