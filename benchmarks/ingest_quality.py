@@ -138,18 +138,13 @@ def report_extraction(texts: dict[str, str], gold: dict[str, dict], main: dict[s
     print("main-text character F1 (bag of characters, mean per page; target >= 0.9):")
     print(line("pages without mojibake", clean))
     print(line("all pages", list(scores.values())))
-    by_kind = collections.defaultdict(list)
-    for rid, s in scores.items():
-        if not gold[rid].get("mojibake"):
-            by_kind[gold[rid]["kind"]].append(s)
-    for kind, group in sorted(by_kind.items()):
-        print(line(f"kind={kind}", group))
-    by_lang = collections.defaultdict(list)
-    for rid, s in scores.items():
-        if not gold[rid].get("mojibake"):
-            by_lang[gold[rid]["lang"]].append(s)
-    for lang, group in sorted(by_lang.items()):
-        print(line(f"lang={lang}", group))
+    for field in ("kind", "lang"):
+        groups = collections.defaultdict(list)
+        for rid, s in scores.items():
+            if not gold[rid].get("mojibake"):
+                groups[gold[rid][field]].append(s)
+        for value, group in sorted(groups.items()):
+            print(line(f"{field}={value}", group))
     dropped = sum(1 for text in texts.values() if not text)
     print(f"  pages dropped as empty_extraction: {dropped}")
 
