@@ -1,5 +1,8 @@
 """Crawl ingestion measured against the dev crawl's gold labels: charset and main-text extraction.
 
+A close look at one step. Issue 3's quality table, end to end from the WARC files through the
+whole chain, is printed by benchmarks/doc_chain_quality.py.
+
 Reads crawl/warc/*.warc.gz with the `warc` reader, runs the `extract` stage in this process (one
 core), joins each page to gold/labels.jsonl by its WARC-Record-ID, and prints:
 

@@ -1,5 +1,8 @@
 """Language ID, script detection and mojibake repair measured against the dev crawl's gold labels.
 
+A close look at one step. Issue 3's quality table, end to end from the WARC files through the
+whole chain, is printed by benchmarks/doc_chain_quality.py.
+
 Runs `normalize` then `langid` (and `sentences`, for its speed) over crawl/docs.jsonl.gz, in this
 process, and prints:
 - throughput of each stage (MB of input text per second, one core);

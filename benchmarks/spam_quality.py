@@ -1,5 +1,8 @@
 """Spam, quality and boilerplate figures of `clean` + `quality` on the labelled dev crawl.
 
+A close look at one step. Issue 3's quality table, end to end from the WARC files through the
+whole chain, is printed by benchmarks/doc_chain_quality.py.
+
 Runs the two stages in-process on crawl/docs.jsonl.gz (the visible page text, title first, one
 block per line, template boilerplate included) and scores them against gold/labels.jsonl:
 

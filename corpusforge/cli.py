@@ -9,8 +9,6 @@ import click
 from rich.console import Console
 from rich.logging import RichHandler
 
-from corpusforge.pipeline.config import ConfigError
-
 # Wide enough for the summary table when stderr is a log file rather than a terminal.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -28,7 +26,7 @@ def _load(config: str, overrides: tuple[str, ...]):
 
     try:
         return config_module.load(config, list(overrides))
-    except ConfigError as e:
+    except config_module.ConfigError as e:
         _fail(str(e))
 
 
@@ -67,6 +65,11 @@ target_option = click.option("--target", "targets", multiple=True, metavar="STAG
 @click.option("--no-progress", is_flag=True, help="No progress bars or per-stage lines.")
 def run(config, output, overrides, targets, executor, workers, address, no_progress):
     """Run a pipeline."""
+    if executor != "dask" and not address and workers != 1:
+        # The local pool's fork server imports the engine while this process loads the config.
+        from corpusforge.executors.local import prestart
+
+        prestart()
     from corpusforge.executors import make_executor
     from corpusforge.pipeline.report import summary_table
     from corpusforge.pipeline.runner import Runner
@@ -146,3 +149,117 @@ def report(output):
         sys.exit(1)
     Console().print(summary_table(body))
     click.echo(f"{root}/report.html")
+
+
+# --- trainer (torch is imported only inside these commands) -----------------------------------
+
+
+def _trainer_errors():
+    """Bad trainer input (config, data, checkpoint) -> one line on stderr and exit 2."""
+    import contextlib
+
+    from corpusforge.train.errors import TrainConfigError, TrainError
+
+    @contextlib.contextmanager
+    def handler():
+        try:
+            yield
+        except TrainConfigError as e:
+            _fail(str(e))
+        except TrainError as e:
+            click.echo(f"corpusforge: error: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+    return handler()
+
+
+@main.group()
+def train() -> None:
+    """Train a GPT on packed shards."""
+
+
+@train.command()
+@config_argument
+@output_option
+@set_option
+def pretrain(config, output, overrides):
+    """Pretrain a GPT on a pack output; re-run on the same --output to resume."""
+    with _trainer_errors():
+        from corpusforge.train.config import PretrainConfig, load_config
+        from corpusforge.train.pretrain import pretrain as run_pretrain
+
+        run_pretrain(load_config(config, list(overrides), PretrainConfig), output)
+
+
+@train.command()
+@config_argument
+@output_option
+@set_option
+def sft(config, output, overrides):
+    """Supervised fine-tuning on an SFT pack (loss on response tokens only); resumes likewise."""
+    with _trainer_errors():
+        from corpusforge.train.alignment_config import SFTConfig
+        from corpusforge.train.config import load_config
+        from corpusforge.train.sft import sft as run_sft
+
+        run_sft(load_config(config, list(overrides), SFTConfig), output)
+
+
+@train.command()
+@config_argument
+@output_option
+@set_option
+def rm(config, output, overrides):
+    """Train a reward model on preference pairs; reports held-out pairwise accuracy."""
+    with _trainer_errors():
+        from corpusforge.train.alignment_config import RMConfig
+        from corpusforge.train.config import load_config
+        from corpusforge.train.reward import train_rm
+
+        train_rm(load_config(config, list(overrides), RMConfig), output)
+
+
+@train.command()
+@config_argument
+@output_option
+@set_option
+def ppo(config, output, overrides):
+    """RLHF with PPO: actor from SFT, reward model and critic from the RM."""
+    with _trainer_errors():
+        from corpusforge.train.alignment_config import PPOConfig
+        from corpusforge.train.config import load_config
+        from corpusforge.train.ppo import RewardNaNError, ppo as run_ppo
+
+        try:
+            run_ppo(load_config(config, list(overrides), PPOConfig), output)
+        except RewardNaNError as e:
+            click.echo(f"corpusforge: error: {e}", err=True)
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("prompt")
+@click.option("--max-new-tokens", "-n", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--temperature", "-t", default=0.8, show_default=True, type=click.FloatRange(min=0), help="0 = greedy.")
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=0), help="0 = off.")
+@click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def generate(checkpoint, prompt, max_new_tokens, temperature, top_k, top_p, seed, device):
+    """Continue PROMPT with the model of a checkpoint."""
+    with _trainer_errors():
+        from corpusforge.train.generate import generate_text
+
+        click.echo(generate_text(checkpoint, prompt, max_new_tokens, temperature, top_k or None, top_p, seed, device))
+
+
+@main.command("export-hf")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("directory")
+def export_hf(checkpoint, directory):
+    """Write a checkpoint as a Hugging Face GPT2LMHeadModel with its tokenizer."""
+    with _trainer_errors():
+        from corpusforge.train.export import export_checkpoint
+
+        click.echo(export_checkpoint(checkpoint, directory))

@@ -9,6 +9,10 @@ import xxhash
 ID, TEXT, URL, SOURCE = "id", "text", "url", "source"
 CORE_COLUMNS = (ID, TEXT, URL, SOURCE)
 REASON = "reason"
+# The raw page of a crawl record (WARC payload bytes) until `extract` turns it into `text`.
+HTML = "html"
+# What "bytes in/out" counts in the accounting: a document's text, or its page before extraction.
+CONTENT_COLUMNS = (TEXT, HTML)
 
 CORE_SCHEMA = pa.schema(
     [
@@ -55,6 +59,16 @@ def with_column(table: pa.Table, name: str, column: pa.Array | pa.ChunkedArray) 
     return table.append_column(name, column)
 
 
+def repeated_string(value: str, n: int) -> pa.Array:
+    """`value` n times, built from buffers: pa.repeat(pa.scalar(...)) would make pyarrow import
+    pandas, a quarter of a second in every worker process."""
+    data = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    if offsets[-1] < 2**31:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data * n))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n)).cast(pa.string())
+
+
 def conform(table: pa.Table, source: str) -> pa.Table:
     """Give a reader's table the core columns, in core order, followed by its other columns."""
     n = table.num_rows
@@ -65,7 +79,7 @@ def conform(table: pa.Table, source: str) -> pa.Table:
             if column.type != field.type:
                 column = column.cast(field.type)
         elif field.name == SOURCE:
-            column = pa.repeat(pa.scalar(source, pa.string()), n)
+            column = repeated_string(source, n)
         else:
             column = pa.nulls(n, field.type)
         columns.append(column)
@@ -77,15 +91,18 @@ def conform(table: pa.Table, source: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
-def text_bytes(table: pa.Table) -> int:
-    """Bytes of document text in a table: what 'bytes in/out' means in the accounting."""
-    if TEXT not in table.column_names:
-        return 0
-    column = table.column(TEXT)
+_OFFSET_TYPES = {pa.string(): np.int32, pa.binary(): np.int32, pa.large_string(): np.int64, pa.large_binary(): np.int64}
+
+
+def content_bytes(table: pa.Table) -> int:
+    """Bytes of document content in a table (`CONTENT_COLUMNS`): what 'bytes in/out' means in
+    the accounting, so a crawl counts its pages before extraction and its text after."""
     total = 0
-    for chunk in column.chunks:
-        if len(chunk) == 0:
+    for name in CONTENT_COLUMNS:
+        if name not in table.column_names or table.column(name).type not in _OFFSET_TYPES:
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-        total += int(offsets[chunk.offset + len(chunk)] - offsets[chunk.offset])
+        for chunk in table.column(name).chunks:
+            if len(chunk):
+                offsets = np.frombuffer(chunk.buffers()[1], dtype=_OFFSET_TYPES[chunk.type])
+                total += int(offsets[chunk.offset + len(chunk)] - offsets[chunk.offset])
     return total

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from corpusforge import stats
@@ -130,6 +129,8 @@ def split_by_mask(
     table: pa.Table, mask: np.ndarray | pa.Array, reasons: Sequence[str | None] | pa.Array
 ) -> tuple[pa.Table, pa.Table]:
     """Kept rows, and dropped rows with a `reason` column."""
+    import pyarrow.compute as pc  # here, not at the top: a run without filters never pays for it
+
     mask = pa.array(np.asarray(mask, dtype=bool)) if not isinstance(mask, (pa.Array, pa.ChunkedArray)) else mask
     reasons = reasons if isinstance(reasons, (pa.Array, pa.ChunkedArray)) else pa.array(reasons, pa.string())
     dropped_mask = pc.invert(mask)

@@ -14,6 +14,14 @@ STAGES = {
     "clean": "stages.clean",
     "quality": "stages.quality",
     "dedup": "stages.dedup",
+    "train_lm": "stages.perplexity.train",
+    "perplexity": "stages.perplexity.stage",
+    "mix": "stages.mix",
+    "tokenizer": "stages.tokenizer",
+    "pack": "stages.pack",
+    "sft_format": "stages.chat.sft",
+    "preference_format": "stages.chat.preference",
+    "prompt_format": "stages.chat.prompts",
 }
 
 READERS = {
@@ -22,4 +30,5 @@ READERS = {
     "warc": "stages.ingest.warc",
     "wet": "stages.ingest.wet",
     "hf": "stages.ingest.hf",
+    "text": "stages.perplexity.reader",
 }

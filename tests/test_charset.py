@@ -124,3 +124,22 @@ def test_repair_mojibake_undoes_utf8_read_as_windows_1252():
 def test_repair_mojibake_leaves_correct_text_alone():
     for text in ("他说：“你好！”（测试）", "Café crème — naïve résumé", "Ёлка и ёжик", ZH_HANT):
         assert repair_mojibake(text) == text
+
+
+def test_repair_mojibake_undoes_utf8_read_as_gbk():
+    # Misread runs of an even number of CJK characters come back exactly; each U+FFFD lost a
+    # byte, restored when its neighbours pin it (0x80) and guessed from the page otherwise.
+    page = "<h1>简体中文翻译 第1部分</h1><p>阿里马</p><p>亚利桑那州</p><p>简体中文翻译，第一部分：州。</p>"
+    misread = "<h1>" + "简体中文翻译 第1部分".encode().decode("gbk", "replace") + "</h1>" + "".join(
+        f"<p>{t.encode().decode('gbk', 'replace')}</p>" for t in ("阿里马", "亚利桑那州")
+    ) + "<p>简体中文翻译，第一部分：州。</p>"
+    assert "\ufffd" in misread
+    assert repair_mojibake(misread) == page
+    # Without the page's evidence, a lost byte is guessed: the rest of the run still comes back.
+    alone = "亚利桑那州".encode().decode("gbk", "replace")
+    assert repair_mojibake(alone)[:4] == "亚利桑那" and repair_mojibake(alone) != alone
+
+
+def test_gbk_repair_leaves_correct_text_and_lone_replacement_characters_alone():
+    for text in ("他说：“你好！”（测试）\ufffd", "中文\ufffd乱码 Ёлка", "\ufffd" + ZH_HANT, "a\ufffdb 中文"):
+        assert repair_mojibake(text) == text

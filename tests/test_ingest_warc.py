@@ -167,6 +167,18 @@ def test_warc_truncated_gzip_keeps_records_before_the_cut(tmp_path):
     assert stats.error_samples[0]["location"] == f"{path}@{offsets[3]}"
 
 
+def test_warc_truncated_gzip_member_inside_the_file_keeps_records_on_both_sides(tmp_path):
+    # A member cut short and followed by the next one, as when partial downloads are concatenated.
+    data = warc_bytes([_good(n) for n in range(1, 6)])
+    offsets = _record_offsets(data)
+    path = tmp_path / "mid.warc.gz"
+    path.write_bytes(data[: offsets[2]] + data[offsets[2] : offsets[2] + 70] + data[offsets[3] :])
+    table, stats = read(WarcReader(), path)
+    assert urls(table) == [f"http://good.test/{n}" for n in (1, 2, 4, 5)]
+    assert dict(stats.errors) == {"truncated_gzip": 1}
+    assert stats.error_samples[0]["location"] == f"{path}@{offsets[2]}"
+
+
 def test_warc_corrupt_gzip_member_is_skipped(tmp_path):
     data = bytearray(warc_bytes([_good(n) for n in range(1, 5)]))
     offsets = _record_offsets(bytes(data))

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from stages.langid import CJK_RATIO, LANG, LANG_SCORE, SCRIPT, LangId, bundled_model
-from stages.text.script import detect_scripts, is_traditional
+from stages.text.script import _COUNTED, ScriptCounts, detect_scripts, is_traditional
 
 SAMPLES = {
     "hans": ("这是一个关于天气的简单句子，我们明天去公园散步。", "zh", "Hans"),
@@ -99,6 +100,21 @@ def test_rerun_replaces_labels():
     table = pa.table({"id": ["a"], "text": [SAMPLES["hant"][0]]})
     twice = stage.annotate(stage.annotate(table))
     assert twice.column_names == ["id", "text", LANG, LANG_SCORE, SCRIPT, CJK_RATIO]
+
+
+def test_script_counts_agree_with_re2_unicode_classes():
+    # The lookup table is read from RE2's classes; counting with the regexes must agree, astral
+    # characters and text of every counted script included.
+    texts = pa.chunked_array([
+        ["中文𠀋〇々，かなカナｶﾅ，한국어，English ß，Кириллица，Ελληνικά，العربية，עברית，ไทย，हिन्दी", None],
+        ["", "😀\u3000\u00a0\t\n \U000323af\U000323b0\U0010ffff ㄅ"],
+    ])
+    counts = ScriptCounts.of(texts)
+    flat = texts.combine_chunks()
+    for name, pattern in _COUNTED.items():
+        assert counts.counts[name].tolist() == pc.count_substring_regex(flat, pattern).fill_null(0).to_pylist(), name
+    spaces = pc.count_substring_regex(flat, r"[\s\p{Z}]").fill_null(0).to_numpy(zero_copy_only=False)
+    assert counts.visible.tolist() == (pc.utf8_length(flat).fill_null(0).to_numpy(zero_copy_only=False) - spaces).tolist()
 
 
 def test_traditional_detection_ignores_characters_both_scripts_share():

@@ -35,6 +35,13 @@ def test_utf8_read_as_cp1252_is_repaired():
     assert _texts([broken, "正常的文本"]) == [PUNCTUATED + "这是乱码修复测试", "正常的文本"]
 
 
+def test_utf8_read_as_gbk_is_repaired_in_text():
+    original = "简体中文翻译\n第一部分：简体中文翻译的说明。"
+    broken = original.split("\n")[0].encode().decode("gbk", "replace") + "\n" + original.split("\n")[1]
+    assert "\ufffd" in broken
+    assert _texts([broken, "正常的文本\ufffd"]) == [original, "正常的文本\ufffd"]
+
+
 def test_repair_can_be_switched_off():
     broken = _as_cp1252_mojibake("数据处理")
     assert _texts([broken]) == ["数据处理"]
@@ -98,6 +105,14 @@ def test_t2s_converts_traditional_documents_only():
 
 def test_tw2sp_also_converts_taiwan_vocabulary():
     assert _texts(["請開啟軟體的設定檔案。"], convert="tw2sp") == ["请打开软件的设置文件。"]
+
+
+def test_regional_conversions_fold_their_own_variants():
+    # tw2s and hk2s also map Taiwan and Hong Kong character variants that plain t2s keeps.
+    taiwan, hong_kong = "這本書很著名，屋簷下的麻痺。", "這是香港的枱燈，保衞環境，衹有一個。"
+    assert _texts([taiwan, hong_kong], convert="t2s") == ["这本书很著名，屋簷下的麻痺。", "这是香港的枱灯，保衞环境，衹有一个。"]
+    assert _texts([taiwan], convert="tw2s") == ["这本书很著名，屋檐下的麻痹。"]
+    assert _texts([hong_kong], convert="hk2s") == ["这是香港的台灯，保卫环境，只有一个。"]
 
 
 def test_second_pass_keeps_the_conversion_record():

@@ -208,6 +208,14 @@ def test_flagged_words_are_scored_per_category():
     assert reasons == ["flagged_gambling", "flagged_ads", None]
 
 
+def test_content_farm_placeholder_tokens():
+    farm = PROSE.replace("学校", "【【微信】】").replace("图书馆", "【【网址】】")
+    table, reasons, _ = run([farm, PROSE + "\n【【注】】见上文。", farm], max_placeholder_tokens=2)
+    assert [score(table, "placeholder_tokens", i) for i in range(3)] == [3, 1, 3]
+    assert reasons == ["placeholder_tokens", None, "placeholder_tokens"]
+    assert run([farm], max_placeholder_tokens=3)[1] == [None]
+
+
 def test_custom_flagged_list_and_unknown_category(tmp_path):
     words = tmp_path / "w.yaml"
     words.write_text("scam:\n  - 稳赚不赔\n", encoding="utf-8")

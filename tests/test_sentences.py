@@ -23,6 +23,8 @@ def test_closing_quotes_and_brackets_stay_with_their_sentence():
 def test_ellipsis_and_runs_of_marks():
     text = "他想了想……然后走了。真的吗？！当然!!好的...再见"
     assert _pieces(text) == ["他想了想……", "然后走了。", "真的吗？！", "当然!!", "好的...", "再见"]
+    # The ellipsis takes its closing quote and bracket with it too.
+    assert _pieces("他说：“等等……”然后走了。（真的……）好。") == ["他说：“等等……”", "然后走了。", "（真的……）", "好。"]
 
 
 def test_semicolon_is_optional():

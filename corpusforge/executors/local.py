@@ -1,34 +1,80 @@
-"""One machine: a pool of worker processes, one per core by default."""
+"""One machine: a pool of worker processes, one per core by default.
+
+Starting a worker must not cost an interpreter start and half a second of imports per process,
+which on a small machine is a large part of a short run. So:
+
+- where it is safe, workers are forked from this process when the executor is made: before
+  any stage has run, while the only other threads are the allocator's and BLAS's (both of
+  which prepare for fork); they start with the engine and the run's stage modules imported;
+- otherwise (other Python threads running, torch loaded, or no fork on this platform) they
+  come from a fork server, a clean process that imports the engine once; it is started at
+  once, so its imports overlap the caller's planning. Without a fork server they are spawned.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
 from corpusforge.executors.base import Executor
+
+# What a fork server imports for every worker: the task runner and, through it, the engine.
+PRELOAD = ["corpusforge.pipeline.tasks"]
+
+
+def fork_is_safe() -> bool:
+    """Whether forking this process now gives children in a sane state."""
+    methods = multiprocessing.get_all_start_methods()
+    # Another Python thread may hold a lock the child would inherit held. An OpenMP pool that
+    # torch may have started does not survive a fork either.
+    return "fork" in methods and threading.active_count() == 1 and "torch" not in sys.modules
+
+
+def _server_context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def _set_environment(environ: dict[str, str]) -> None:
+    # A fork server's children have the server's environment; give them the caller's, as a
+    # spawned or forked worker would have it.
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 class LocalExecutor(Executor):
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        if self.workers == 1:
+            return
+        if fork_is_safe():
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool.submit(int)  # a fork pool starts all its workers on the first submit: now
+            return
+        context = _server_context()
+        if context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
 
-    def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # Spawned workers start clean: no forked copies of the driver's threads or locks.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
+            forkserver.ensure_running()
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_set_environment, initargs=(dict(os.environ),)
+        )
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        if self.workers == 1 or len(items) <= 1:
+        if self._pool is None or len(items) <= 1:
             # No pool for serial work: the same function, in this process.
             for index, item in enumerate(items):
                 yield index, fn(item)
             return
-        pool = self._get_pool()
-        pending: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        pending: dict[Future, int] = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         try:
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)

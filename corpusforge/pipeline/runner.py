@@ -10,7 +10,6 @@ from typing import Any, Callable, Sequence
 
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from corpusforge.executors import Executor
 from corpusforge.io import Manifest, ShardFormat, ShardInfo, read_json, url_to_fs, write_json
@@ -58,6 +57,8 @@ class _Bar:
 
     def __enter__(self):
         if self.owner.enabled and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=self.owner.console, transient=False,

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corpusforge import registry
 from corpusforge.io import ShardFormat, read_json, url_to_fs, write_json, write_shards
 from corpusforge.io.manifest import ShardInfo
-from corpusforge.records import REASON, text_bytes
+from corpusforge.records import REASON, content_bytes
 from corpusforge.stage import InputUnit, ShardStage, built_stage
 from corpusforge.stats import StageStats, collecting
 
@@ -70,7 +69,7 @@ def _infos(infos: list[ShardInfo]) -> list[dict[str, Any]]:
 def _write_rejected(rejected: pa.Table, spec: StageSpec, task_stem: str, layout: Layout, fs, stats: StageStats) -> list[ShardInfo]:
     if rejected is None or rejected.num_rows == 0:
         return []
-    counts = pc.value_counts(rejected.column(REASON))
+    counts = rejected.column(REASON).value_counts()
     for reason, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
         stats.dropped[reason or "unspecified"] += n
     if not spec.keep_rejected:
@@ -82,13 +81,13 @@ def apply_stage(stage: ShardStage, spec: StageSpec, table: pa.Table, stem: str, 
     """Run one shard stage on one table: count, write rejected rows, write kept rows if saved."""
     start = time.perf_counter()
     stats.docs_in += table.num_rows
-    stats.bytes_in += text_bytes(table)
+    stats.bytes_in += content_bytes(table)
     with collecting(stats):
         stage.ensure_setup()
         kept, rejected = stage.apply(table)
     rejected_files = _write_rejected(rejected, spec, stem, layout, fs, stats)
     stats.docs_out += kept.num_rows
-    stats.bytes_out += text_bytes(kept)
+    stats.bytes_out += content_bytes(kept)
     files = write_shards(kept, fs, layout.stage_dir(spec.id), stem, layout.fmt) if spec.save else []
     stats.wall_s += time.perf_counter() - start
     return kept, {"shards": _infos(files), "rejected": _infos(rejected_files), "stats": stats.to_dict()}
@@ -160,9 +159,9 @@ def run_emit_task(task: EmitTask) -> dict[str, Any]:
         kept, rejected = task.fn(task.item)
     rejected_files = _write_rejected(rejected, task.spec, stem, task.layout, fs, stats)
     stats.docs_in += kept.num_rows + (rejected.num_rows if rejected is not None else 0)
-    stats.bytes_in += text_bytes(kept) + (text_bytes(rejected) if rejected is not None else 0)
+    stats.bytes_in += content_bytes(kept) + (content_bytes(rejected) if rejected is not None else 0)
     stats.docs_out += kept.num_rows
-    stats.bytes_out += text_bytes(kept)
+    stats.bytes_out += content_bytes(kept)
     files = write_shards(kept, fs, task.layout.stage_dir(task.spec.id), stem, task.layout.fmt)
     stats.wall_s = time.perf_counter() - start
     result = {"shards": _infos(files), "rejected": _infos(rejected_files), "stats": stats.to_dict()}

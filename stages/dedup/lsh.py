@@ -13,10 +13,15 @@ import numpy as np
 from stages.dedup.shingles import splitmix64
 
 
-def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(num_docs, bands) uint64 keys of the bands of `signatures`."""
+def band_keys(signatures: np.ndarray, bands: int, rows: int, salt: int = 0) -> np.ndarray:
+    """(num_docs, bands) uint64 keys of the bands of `signatures`.
+
+    `salt` separates the key spaces of several signatures: band i of signature s starts its chain
+    from splitmix64(s << 32 | i), so bands of different signatures never share a bucket.
+    """
     values = signatures[:, : bands * rows].reshape(len(signatures), bands, rows).astype(np.uint64)
-    keys = np.broadcast_to(splitmix64(np.arange(bands, dtype=np.uint64)), (len(signatures), bands))
+    start = (np.uint64(salt) << np.uint64(32)) | np.arange(bands, dtype=np.uint64)
+    keys = np.broadcast_to(splitmix64(start), (len(signatures), bands))
     for j in range(rows):
         keys = splitmix64(keys ^ values[:, :, j])
     return keys

@@ -31,8 +31,8 @@ from stages.dedup.minhash import Permutations, signatures
 from stages.dedup.normalize import folded_text, key_text
 from stages.dedup.params import DedupParams
 from stages.dedup.scratch import Workspace, read_partition, read_table, write_partitioned, write_table
-from stages.dedup.shingles import batches, shingle_hashes
-from stages.dedup.similarity import edit_similarity, jaccard
+from stages.dedup.shingles import ShingleText, batches
+from stages.dedup.similarity import NO_SCRIPT, edit_similarity, han_scripts, jaccard, other_scripts
 
 EXACT, URL_KEY, BAND = 0, 1, 2
 DUP_CLUSTER, DUP_CLUSTER_SIZE, DUPLICATE_OF = "dup_cluster", "dup_cluster_size", "duplicate_of"
@@ -41,6 +41,9 @@ BATCH_CHARS = 1 << 20
 # Rows per record batch of a sets file: the unit of random access during verification.
 SET_ROWS = 4096
 ROW_MASK = np.int64(0xFFFFFFFF)
+# The sets-file columns of the signatures' distinct shingle hashes, in DedupParams.signature_specs order.
+SET_COLUMNS = ("hashes", "char_hashes")
+
 
 
 def _gids(unit_index: int, rows: int) -> np.ndarray:
@@ -149,7 +152,8 @@ class Signatures(Phase):
 
     def _bands(self, index: int, texts: pa.Array, keys_text: pa.Array, gid: np.ndarray) -> pa.Table:
         p = self.params
-        permutations = Permutations(p.num_perm, p.seed, p.scheme)
+        specs = p.signature_specs()
+        permutations = [Permutations(s.num_perm, s.seed, p.scheme) for s in specs]
         folded = folded_text(texts)
         char_lengths = np.asarray(pc.utf8_length(folded), dtype=np.int64)
         truncated = int(np.count_nonzero(char_lengths > p.max_doc_chars))
@@ -159,23 +163,31 @@ class Signatures(Phase):
             char_lengths = np.minimum(char_lengths, p.max_doc_chars)
         if isinstance(folded, pa.ChunkedArray):
             folded = folded.combine_chunks() if folded.num_chunks else pa.array([], pa.string())
-        band_tables, set_offsets, set_values = [], [np.zeros(1, np.int64)], []
+        band_tables = []
+        set_offsets = [[np.zeros(1, np.int64)] for _ in specs]
+        set_values: list[list[np.ndarray]] = [[] for _ in specs]
         for start, stop in batches(char_lengths, BATCH_CHARS):
-            shingles = shingle_hashes(folded.slice(start, stop - start), p.ngram, p.shingle_hash)
-            has = np.bincount(shingles.doc, minlength=stop - start)
-            count("docs_without_shingles", int(np.count_nonzero(has == 0)))
-            keys = band_keys(signatures(shingles, stop - start, permutations)[has > 0], p.bands, p.rows)
-            # Documents without shingles get no band keys: an empty signature matches nothing.
-            owners = np.repeat(gid[start:stop][has > 0], p.bands)
-            band_tables.append(_keys_table(BAND, np.zeros(len(owners), np.uint64), keys.reshape(-1), owners))
-            if p.verify:
-                distinct = shingles.distinct()
-                set_offsets.append(set_offsets[-1][-1] + np.cumsum(np.bincount(distinct.doc, minlength=stop - start)))
-                set_values.append(distinct.hash)
+            text = ShingleText(folded.slice(start, stop - start))
+            without = np.ones(stop - start, dtype=bool)
+            for k, (spec, perms) in enumerate(zip(specs, permutations)):
+                shingles = text.shingles(spec.ngram, p.shingle_hash, spec.tokens)
+                has = np.bincount(shingles.doc, minlength=stop - start) > 0
+                without &= ~has
+                # Documents without shingles get no band keys: an empty signature matches nothing.
+                keys = band_keys(signatures(shingles, stop - start, perms)[has], spec.bands, spec.rows, salt=k)
+                owners = np.repeat(gid[start:stop][has], spec.bands)
+                band_tables.append(_keys_table(BAND, np.zeros(len(owners), np.uint64), keys.reshape(-1), owners))
+                if p.verify:
+                    distinct = shingles.distinct()
+                    set_offsets[k].append(set_offsets[k][-1][-1] + np.cumsum(np.bincount(distinct.doc, minlength=stop - start)))
+                    set_values[k].append(distinct.hash)
+            count("docs_without_shingles", int(np.count_nonzero(without)))
         if p.verify:
-            offsets = pa.array(np.concatenate(set_offsets), pa.int64())
-            sets = {"hashes": pa.LargeListArray.from_arrays(offsets, pa.array(np.concatenate(set_values + [np.zeros(0, np.uint32)])))}
-            if p.edit_threshold is not None:
+            sets = {}
+            for k, name in zip(range(len(specs)), SET_COLUMNS):
+                offsets = pa.array(np.concatenate(set_offsets[k]), pa.int64())
+                sets[name] = pa.LargeListArray.from_arrays(offsets, pa.array(np.concatenate(set_values[k] + [np.zeros(0, np.uint32)])))
+            if p.edit_threshold is not None or p.same_script:
                 sets["key"] = pc.utf8_slice_codeunits(keys_text, 0, p.edit_chars)
             rows = np.arange(len(gid), dtype=np.int64)
             write_partitioned(self.fs, self.work.path("sets", index), pa.table(sets), rows // SET_ROWS, max(1, -(-len(gid) // SET_ROWS)))
@@ -219,11 +231,15 @@ class Verify(Phase):
         p = self.params
         pairs = read_table(self.fs, f"{self.work.root}/candidates.arrow").slice(start, stop - start)
         a, b = pairs.column("a").to_numpy(), pairs.column("b").to_numpy()
-        sets, keys = self._sets(np.unique(np.concatenate((a, b))))
+        sets, keys, scripts = self._sets(np.unique(np.concatenate((a, b))))
+        thresholds = (p.threshold, p.char_threshold)[: len(sets)]
         ok = np.zeros(len(a), dtype=bool)
-        edited = 0
+        edited = other_script = 0
         for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
-            ok[i] = jaccard(sets[x], sets[y]) >= p.threshold
+            if p.same_script and other_scripts(scripts[x], scripts[y]):
+                other_script += 1
+                continue
+            ok[i] = any(jaccard(s[x], s[y]) >= t for s, t in zip(sets, thresholds))
             if not ok[i] and p.edit_threshold is not None:
                 shorter, longer = sorted((len(keys[x]), len(keys[y])))
                 # LCS <= the shorter length, so a pair this unequal cannot reach the threshold.
@@ -231,28 +247,36 @@ class Verify(Phase):
                     edited += 1
                     ok[i] = edit_similarity(keys[x], keys[y]) >= p.edit_threshold
         count("near_pairs_edit_compared", edited)
+        count("near_pairs_other_script", other_script)
         write_table(self.fs, self.work.path("verified", chunk), pa.table({"ok": ok}))
         return int(ok.sum())
 
-    def _sets(self, gids: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, str]]:
-        """Shingle hashes (and key texts) of each document, read batch by batch from the sets files."""
-        hashes: dict[int, np.ndarray] = {}
+    def _sets(self, gids: np.ndarray) -> tuple[list[dict[int, np.ndarray]], dict[int, str], dict[int, int]]:
+        """Per signature the shingle hashes of each document, its key text and its Han script."""
+        hashes: list[dict[int, np.ndarray]] = [{} for _ in self.params.signature_specs()]
         keys: dict[int, str] = {}
         units, rows = gids >> np.int64(32), gids & ROW_MASK
         for unit in np.unique(units).tolist():
             wanted = rows[units == unit]
             for batch in np.unique(wanted // SET_ROWS).tolist():
                 table = read_partition(self.fs, self.work.path("sets", unit), batch)
-                column = table.column("hashes").combine_chunks()
-                offsets, values = column.offsets.to_numpy(), column.values.to_numpy()
+                columns = []
+                for name in SET_COLUMNS[: len(hashes)]:
+                    column = table.column(name).combine_chunks()
+                    columns.append((column.offsets.to_numpy(), column.values.to_numpy()))
                 texts = table.column("key") if "key" in table.column_names else None
                 for row in wanted[wanted // SET_ROWS == batch].tolist():
                     r = row - batch * SET_ROWS
                     gid = (unit << 32) | row
-                    hashes[gid] = values[offsets[r] : offsets[r + 1]]
+                    for found, (offsets, values) in zip(hashes, columns):
+                        found[gid] = values[offsets[r] : offsets[r + 1]]
                     if texts is not None:
                         keys[gid] = texts[r].as_py()
-        return hashes, keys
+        scripts = dict.fromkeys(gids.tolist(), NO_SCRIPT)
+        if self.params.same_script and keys:
+            ids = list(keys)
+            scripts.update(zip(ids, han_scripts(pa.array([keys[g] for g in ids], pa.string())).tolist()))
+        return hashes, keys, scripts
 
 
 @dataclass(frozen=True)

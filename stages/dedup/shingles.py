@@ -33,6 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 ShingleHash = Literal["sha1", "poly"]
+# "mixed": characters of unspaced scripts and words of the others (the default); "chars": every
+# character that is not a separator is a token, whatever its script (character n-grams throughout).
+Tokens = Literal["mixed", "chars"]
 
 # [start, end) code point ranges of scripts written without spaces between words.
 _UNSPACED = np.array(
@@ -91,7 +94,9 @@ def _is_unspaced_char(char: str) -> bool:
     return bool(np.searchsorted(_UNSPACED, np.uint32(ord(char)), side="right") % 2)
 
 
-def _tokens(folded: str) -> list[str]:
+def _tokens(folded: str, tokens_mode: Tokens = "mixed") -> list[str]:
+    if tokens_mode == "chars":
+        return [char for char in folded if not _is_separator_char(char)]
     tokens, run = [], ""
     for char in folded:
         if _is_separator_char(char) or _is_unspaced_char(char):
@@ -107,14 +112,14 @@ def _tokens(folded: str) -> list[str]:
     return tokens
 
 
-def shingle_strings(folded: str, n: int) -> list[str]:
+def shingle_strings(folded: str, n: int, tokens_mode: Tokens = "mixed") -> list[str]:
     """The shingles of one folded text, in order, repeats included (the reference definition)."""
-    tokens = _tokens(folded)
+    tokens = _tokens(folded, tokens_mode)
     shingles = []
     for k in range(len(tokens) - n + 1):
         text = tokens[k]
         for previous, token in zip(tokens[k : k + n - 1], tokens[k + 1 : k + n]):
-            joined = not (_is_unspaced_char(previous[-1]) or _is_unspaced_char(token[0]))
+            joined = tokens_mode == "mixed" and not (_is_unspaced_char(previous[-1]) or _is_unspaced_char(token[0]))
             text += (" " if joined else "") + token
         shingles.append(text)
     return shingles
@@ -128,13 +133,18 @@ def _token_hash_int(token: str) -> int:
     return _splitmix64_int(h)
 
 
-def poly_hash32(shingle: bytes) -> int:
+def poly_hash32(shingle: bytes, tokens_mode: Tokens = "mixed") -> int:
     """The "poly" hash of one shingle string (UTF-8), for datasketch's `hashfunc`."""
     h, power = 0, 1
-    for token in _tokens(shingle.decode("utf-8")):
+    for token in _tokens(shingle.decode("utf-8"), tokens_mode):
         h = (h + _token_hash_int(token) * power) & _MASK64
         power = (power * _COMBINE) & _MASK64
     return _splitmix64_int(h) >> 32
+
+
+def poly_char_hash32(shingle: bytes) -> int:
+    """The "poly" hash of one shingle string of tokens="chars", for datasketch's `hashfunc`."""
+    return poly_hash32(shingle, "chars")
 
 
 def sha1_hash32(shingle: bytes) -> int:
@@ -216,56 +226,84 @@ def _codepoints(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4"), lengths
 
 
-def shingle_hashes(folded: pa.Array | pa.ChunkedArray, n: int, hash: ShingleHash = "sha1") -> Shingles:
+class ShingleText:
+    """A batch of folded documents, decoded and classified once, shingled in either token mode."""
+
+    def __init__(self, folded: pa.Array | pa.ChunkedArray):
+        if isinstance(folded, pa.ChunkedArray):
+            folded = folded.combine_chunks() if folded.num_chunks else pa.array([], pa.string())
+        self.cp, lengths = _codepoints(folded)
+        ends_of_docs = np.cumsum(lengths)
+        self.nonempty = lengths > 0
+        self.first = np.zeros(len(self.cp) + 1, dtype=bool)  # first character of a document
+        self.first[(ends_of_docs - lengths)[self.nonempty]] = True
+        self.last = np.zeros(len(self.cp) + 1, dtype=bool)  # one past the last character of a document
+        self.last[ends_of_docs[self.nonempty]] = True
+        self.separator, self.unspaced = _classify(self.cp)
+        self.content = ~self.separator
+        self._tokens: dict[Tokens, tuple] = {}
+
+    def tokens(self, mode: Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(unspaced flags, token starts, token ends, token document, token hashes), cached per mode."""
+        if mode not in self._tokens:
+            cp, content = self.cp, self.content
+            unspaced = content if mode == "chars" else self.unspaced
+            if mode == "chars":
+                token_starts = np.flatnonzero(content)
+                token_ends = token_starts + 1
+            else:
+                breaks = self.separator | unspaced
+                after_break = self.first[:-1].copy()
+                after_break[1:] |= breaks[:-1]
+                before_break = self.last[1:].copy()
+                before_break[:-1] |= breaks[1:]
+                token_starts = np.flatnonzero(content & (unspaced | after_break))
+                token_ends = np.flatnonzero(content & (unspaced | before_break)) + 1
+            # The document of a token: count the document starts up to it, among non-empty documents.
+            token_doc = np.flatnonzero(self.nonempty)[np.cumsum(self.first[:-1])[token_starts] - 1]
+            with np.errstate(over="ignore"):
+                # A one-character token's polynomial is its code point + 1 (BASE^i * BASE^-i = 1).
+                single = token_ends - token_starts == 1
+                token_hash = cp[token_starts].astype(np.uint64) + np.uint64(1)
+                if not single.all():
+                    forward, inverse = _Powers.get(len(cp) + 1)
+                    prefix = np.zeros(len(cp) + 1, dtype=np.uint64)
+                    np.cumsum((cp.astype(np.uint64) + np.uint64(1)) * forward[: len(cp)], out=prefix[1:])
+                    words = np.flatnonzero(~single)
+                    starts, ends = token_starts[words], token_ends[words]
+                    token_hash[words] = (prefix[ends] - prefix[starts]) * inverse[starts]
+                token_hash = splitmix64(token_hash)
+            self._tokens[mode] = (unspaced, token_starts, token_ends, token_doc, token_hash)
+        return self._tokens[mode]
+
+    def shingles(self, n: int, hash: ShingleHash = "poly", mode: Tokens = "mixed") -> Shingles:
+        """The shingle hashes of every document, in text order, repeats kept."""
+        unspaced, token_starts, token_ends, token_doc, token_hash = self.tokens(mode)
+        count = len(token_starts) - n + 1
+        if count <= 0:
+            return Shingles(np.zeros(0, np.int64), np.zeros(0, np.uint32))
+        same_doc = token_doc[:count] == token_doc[n - 1 :]
+        with np.errstate(over="ignore"):
+            combined = token_hash[:count].copy()
+            weight = np.uint64(1)
+            for j in range(1, n):
+                weight = weight * np.uint64(_COMBINE)
+                combined += token_hash[j : j + count] * weight
+            poly = splitmix64(combined[same_doc] if not same_doc.all() else combined)
+        shingle_doc = token_doc[:count][same_doc]
+        if hash == "sha1":
+            first_token = np.flatnonzero(same_doc)
+            return _sha1_shingles(self.cp, self.separator, unspaced, token_starts, token_ends, token_doc, first_token, n, shingle_doc, poly)
+        return Shingles(shingle_doc, (poly >> np.uint64(32)).astype(np.uint32))
+
+
+def shingle_hashes(folded: pa.Array | pa.ChunkedArray, n: int, hash: ShingleHash = "poly", tokens: Tokens = "mixed") -> Shingles:
     """The shingle hashes of every document of `folded` (see `normalize.folded_text`), in text order.
 
     Repeats are kept: the signature does not change, and removing them costs a sort that only
     verification (`Shingles.distinct`) needs.
     """
-    if isinstance(folded, pa.ChunkedArray):
-        folded = folded.combine_chunks() if folded.num_chunks else pa.array([], pa.string())
-    cp, lengths = _codepoints(folded)
-    ends_of_docs = np.cumsum(lengths)
-    nonempty = lengths > 0
-    first = np.zeros(len(cp) + 1, dtype=bool)  # first character of a document
-    first[(ends_of_docs - lengths)[nonempty]] = True
-    last = np.zeros(len(cp) + 1, dtype=bool)  # one past the last character of a document
-    last[ends_of_docs[nonempty]] = True
-
-    separator, unspaced = _classify(cp)
-    breaks = separator | unspaced
-    after_break = first[:-1].copy()
-    after_break[1:] |= breaks[:-1]
-    before_break = last[1:].copy()
-    before_break[:-1] |= breaks[1:]
-    content = ~separator
-    token_starts = np.flatnonzero(content & (unspaced | after_break))
-    token_ends = np.flatnonzero(content & (unspaced | before_break)) + 1
-    # The document of a token: count the document starts up to it, among non-empty documents.
-    token_doc = np.flatnonzero(nonempty)[np.cumsum(first[:-1])[token_starts] - 1]
-
-    count = len(token_starts) - n + 1
-    if count <= 0:
-        return Shingles(np.zeros(0, np.int64), np.zeros(0, np.uint32))
-    same_doc = token_doc[:count] == token_doc[n - 1 :]
-
-    forward, inverse = _Powers.get(len(cp) + 1)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(len(cp) + 1, dtype=np.uint64)
-        np.cumsum((cp.astype(np.uint64) + np.uint64(1)) * forward[: len(cp)], out=prefix[1:])
-        tokens = splitmix64((prefix[token_ends] - prefix[token_starts]) * inverse[token_starts])
-        combined = tokens[:count].copy()
-        weight = np.uint64(1)
-        for j in range(1, n):
-            weight = weight * np.uint64(_COMBINE)
-            combined += tokens[j : j + count] * weight
-        poly = splitmix64(combined[same_doc])
-
-    shingle_doc = token_doc[:count][same_doc]
-    if hash == "sha1":
-        first_token = np.flatnonzero(same_doc)
-        return _sha1_shingles(cp, separator, unspaced, token_starts, token_ends, token_doc, first_token, n, shingle_doc, poly)
-    return Shingles(shingle_doc.astype(np.int64), (poly >> np.uint64(32)).astype(np.uint32))
+    return ShingleText(folded).shingles(n, hash, tokens)
 
 
 def _sha1_shingles(cp, separator, unspaced, token_starts, token_ends, token_doc, first_token, n, shingle_doc, poly) -> Shingles:

@@ -10,6 +10,13 @@ above 0.8 where those unrelated pages stay below it.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+
+# Han script codes of a document (see han_scripts).
+NO_SCRIPT, SIMPLIFIED, TRADITIONAL = 0, 1, 2
+# A document has a Han script when it has at least this many script-specific characters
+# (Traditional-only or Simplified-only, stages.text.han); fewer say nothing.
+MIN_SCRIPT_CHARS = 10
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,3 +61,18 @@ def edit_similarity(a: str, b: str) -> float:
     """LCS(a, b) / max(|a|, |b|): 1 for equal texts, about 1 - edit rate for edited copies."""
     longest = max(len(a), len(b))
     return lcs_length(a, b) / longest if longest else 0.0
+
+
+def han_scripts(texts: pa.Array) -> np.ndarray:
+    """Per text: TRADITIONAL when Traditional-only characters are the majority of its
+    script-specific ones (the rule of langid's hant_min_share: 0.5), SIMPLIFIED otherwise, and
+    NO_SCRIPT with fewer than MIN_SCRIPT_CHARS of them."""
+    from stages.text.han import traditional_share  # OpenCC tables: loaded only when used
+
+    share, marked = traditional_share(texts)
+    return np.where(marked < MIN_SCRIPT_CHARS, NO_SCRIPT, np.where(share >= 0.5, TRADITIONAL, SIMPLIFIED)).astype(np.int8)
+
+
+def other_scripts(x: int, y: int) -> bool:
+    """Whether two script codes are two different Han scripts."""
+    return x != y and x != NO_SCRIPT and y != NO_SCRIPT

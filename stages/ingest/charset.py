@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 import ftfy
 from charset_normalizer import from_bytes
 
+from stages.text.mojibake import repair_utf8_read_as_gbk
+
 # WHATWG Encoding Standard labels whose decoder is a superset of what the label names; every
 # other label goes through Python's codec registry, which knows the rest of the common labels.
 _WHATWG_LABELS: dict[str, str] = {
@@ -175,14 +177,15 @@ _MOJIBAKE = re.compile(
 
 
 def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 that was decoded as windows-1252/latin-1 before the page was served.
+    """Undo UTF-8 that was decoded as windows-1252/latin-1 or as GBK before the page was served.
 
     This must run on the whole decoded page, before extraction: text extraction collapses the
-    U+00A0 and drops the U+00AD that such mojibake contains, after which the original bytes
+    U+00A0 and drops the U+00AD that cp1252 mojibake contains, after which the original bytes
     can no longer be rebuilt. ftfy's `fix_encoding` only changes what it can decode back, so
-    full-width punctuation and correct text are left alone. UTF-8 read as GBK ("鍙戝竷") is not
-    reversible and stays as it is.
+    full-width punctuation and correct text are left alone. UTF-8 read as GBK ("鍙戝竷") is
+    undone run by run (stages/text/mojibake.py); each U+FFFD in it lost a byte, which is
+    restored when the bytes around it fix it and guessed otherwise.
     """
-    if not _MOJIBAKE.search(text):
-        return text
-    return ftfy.fix_encoding(text)
+    if _MOJIBAKE.search(text):
+        text = ftfy.fix_encoding(text)
+    return repair_utf8_read_as_gbk(text)

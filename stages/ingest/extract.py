@@ -2,9 +2,10 @@
 
 Rows from the `warc` reader carry the payload bytes (`html`) and the HTTP charset; each page is
 decoded with `charset.decode_html` (which checks every declaration against the bytes), has
-mojibake that was already in the served bytes undone, and goes through trafilatura. The output
-has the main text in `text`, the decoder used in `charset`, and no `html`/`http_charset`. Rows that already
-have text (WET, JSONL, Parquet sources) pass through unchanged, so one pipeline can mix them.
+mojibake that was already in the served bytes undone (UTF-8 read as windows-1252 or as GBK),
+and goes through trafilatura. The output has the main text in `text`, the decoder used in
+`charset`, and no `html`/`http_charset`. Rows that already have text (WET, JSONL, Parquet
+sources) pass through unchanged, so one pipeline can mix them.
 
 The defaults were chosen on the dev crawl (1,094 pages without mojibake, gold main text,
 mean bag-of-characters F1; `python benchmarks/ingest_quality.py --param KEY=VALUE`):
@@ -61,21 +62,24 @@ class ExtractParams(Params):
     # anchored at the line start see it: gold main-text lines found verbatim 0.756 -> 0.973, F1
     # 0.989 -> 0.994 on the dev crawl.
     list_markers: bool = False
-    # Undo UTF-8-read-as-windows-1252 mojibake on the decoded page before extraction: the 10
-    # such dev-crawl pages go from F1 0.34 to 0.95 (see charset.repair_mojibake).
+    # Undo mojibake that was already in the served bytes, on the decoded page before extraction
+    # (see charset.repair_mojibake). Measured on the dev crawl from WARC: the 10 pages of UTF-8
+    # read as windows-1252 go from F1 0.34 to 0.95, the 10 of UTF-8 read as GBK from 0.48 to
+    # 0.89 (a byte lost per U+FFFD is guessed), and 7 of those are then identified as zh.
     fix_mojibake: bool = True
 
 
-def _without_list_markers(document) -> str:
-    """trafilatura's plain text of an extraction, with list items rendered as plain lines."""
+def _plain_text(document, list_markers: bool) -> str:
+    """trafilatura's plain text of an extraction; without list markers, list items are plain lines."""
     from trafilatura.xml import xmltotxt
 
     parts = []
     for body in (document.body, document.commentsbody):
         if body is None:
             continue
-        for item in body.iter("item"):
-            item.tag = "p"
+        if not list_markers:
+            for item in body.iter("item"):
+                item.tag = "p"
         parts.append(xmltotxt(body, False))
     # trafilatura NFC-normalises its own output the same way.
     return unicodedata.normalize("NFC", "\n".join(parts).strip())
@@ -86,9 +90,27 @@ class Extract(ShardStage):
     Params = ExtractParams
 
     def setup(self) -> None:
-        import trafilatura  # noqa: F401  (imported here: lxml and its models load once per worker)
+        # Imported here: lxml and trafilatura's models load once per worker.
+        from trafilatura.settings import Extractor
+
+        p = self.params
+        # trafilatura builds these options from its config file on every call unless it is given
+        # them (about 4% of the extraction time on the dev crawl): built once per worker.
+        self._options = Extractor(
+            fast=p.fast,
+            precision=p.favor_precision,
+            recall=p.favor_recall,
+            comments=p.include_comments,
+            tables=p.include_tables,
+            # trafilatura's deduplication keeps a per-process cache, so its output would depend
+            # on which pages a worker saw before: never on here.
+            dedup=False,
+            # Not "python": that format renders the text once more, which `_plain_text` does.
+            output_format="txt",
+        )
 
     def apply(self, table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+        self.ensure_setup()
         if HTML not in table.column_names:
             return table, None
         pages = table.column(HTML)
@@ -137,20 +159,10 @@ class Extract(ShardStage):
                 return None
             # Read before extraction, which prunes the tree in place.
             title = extract_title(tree) if p.include_title else None
-            document = trafilatura.bare_extraction(
-                tree,
-                fast=p.fast,
-                favor_precision=p.favor_precision,
-                favor_recall=p.favor_recall,
-                include_comments=p.include_comments,
-                include_tables=p.include_tables,
-                # trafilatura's deduplication keeps a per-process cache, so its output would
-                # depend on which pages a worker saw before: never on here.
-                deduplicate=False,
-            )
+            document = trafilatura.bare_extraction(tree, options=self._options)
             if document is None:
                 return None
-            text = document.text if p.list_markers else _without_list_markers(document)
+            text = _plain_text(document, p.list_markers)
         except Exception as e:  # lxml and trafilatura raise many types on broken markup
             self.bad_record("extraction_error", url or "", f"{type(e).__name__}: {e}")
             return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corpusforge.records import ID, TEXT, URL, conform, doc_ids
 from corpusforge.stage import Params
@@ -43,7 +42,7 @@ def to_core(table: pa.Table, params: FieldParams, source: str, key: str, locator
     if missing:
         # A record without text is unusable; it is counted as a bad record, never passed on.
         bad_record("missing_text", key, f"{missing} records without {params.text_field!r}", n=missing)
-        table = table.filter(pc.is_valid(table.column(TEXT)))
+        table = table.filter(table.column(TEXT).is_valid())
     elif table.column(ID).type != pa.string():
         table = table.set_column(table.column_names.index(ID), ID, table.column(ID).cast(pa.string()))
     return conform(table, source)

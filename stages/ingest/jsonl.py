@@ -1,9 +1,11 @@
 """JSONL reader (plain, .gz, .zst).
 
-Blocks are parsed by pyarrow's multi-threaded JSON reader. Only a block that pyarrow rejects
-(a malformed line, invalid UTF-8) is re-read line by line, so that each bad line is counted and
-logged with its file and line number while every good line around it still comes through.
-Uncompressed files are split into byte ranges so one large file still spreads over all cores.
+Blocks are parsed by pyarrow's multi-threaded JSON reader, which streams the file itself (a
+whole file by path, a byte range through a bounded reader), so no Python copy of the input is
+made. Only a block that pyarrow rejects (a malformed line, invalid UTF-8) is re-read line by
+line, so that each bad line is counted and logged with its file and line number while every
+good line around it still comes through. Uncompressed files are split into byte ranges so one
+large file still spreads over all cores.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 import zstandard
 
+from corpusforge.io.files import is_local
 from corpusforge.stage import ReadUnit, SourceReader
 from stages.ingest.fields import FieldParams, to_core
 
@@ -37,8 +40,8 @@ def _decompressed(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
     return raw
 
 
-def _read_range(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) -> tuple[int, bytes]:
-    """The whole lines that start inside [start, end), and the offset of the first one."""
+def _line_bounds(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) -> tuple[int, int]:
+    """[first, stop): the bytes of the whole lines that start inside [start, end)."""
     with fs.open(path, "rb") as f:
         if start > 0:
             f.seek(start - 1)
@@ -46,15 +49,48 @@ def _read_range(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) 
                 f.readline()  # the line in progress belongs to the previous range
         first = f.tell()
         if first >= end:
-            return first, b""
-        # The last line that starts before `end` is ours up to its newline: find where it ends,
-        # then read the whole range at once (appending to a 64 MB bytes object would copy it).
+            return first, first
+        # The last line that starts before `end` is ours up to its newline.
         f.seek(end - 1)
         if f.read(1) != b"\n":
             f.readline()
-        stop = f.tell()
+        return first, f.tell()
+
+
+class _Bounded:
+    """A file object that reads `size` bytes from `offset` of `f`, then reports the end."""
+
+    def __init__(self, f, offset: int, size: int):
+        self.f, self.left = f, size
+        f.seek(offset)
+
+    @property
+    def closed(self) -> bool:
+        return self.f.closed
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        self.left -= n
+        return self.f.read(n)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _open_range(fs: fsspec.AbstractFileSystem, path: str, first: int, stop: int):
+    """What pyarrow reads [first, stop) of `path` from, without the bytes passing through Python
+    when it can: a whole local file natively, a range through a bounded reader."""
+    if is_local(fs):
+        if first == 0 and stop == fs.size(path):
+            return pa.OSFile(path)
+        return pa.PythonFile(_Bounded(open(path, "rb", buffering=0), first, stop - first), mode="r")
+    return pa.PythonFile(_Bounded(fs.open(path, "rb"), first, stop - first), mode="r")
+
+
+def _read_bytes(fs: fsspec.AbstractFileSystem, path: str, first: int, stop: int) -> bytes:
+    with fs.open(path, "rb") as f:
         f.seek(first)
-        return first, f.read(stop - first)
+        return f.read(stop - first)
 
 
 def _line_starts(data: bytes) -> np.ndarray:
@@ -66,6 +102,8 @@ def _line_starts(data: bytes) -> np.ndarray:
 
 class JsonlReader(SourceReader):
     name = "jsonl"
+    # 2: blocks of equal size (ids of documents in split files changed).
+    version = "2"
     extensions = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".ndjson")
     Params = JsonlParams
 
@@ -73,31 +111,40 @@ class JsonlReader(SourceReader):
         if path.endswith((".gz", ".zst")):
             return [None]
         size = fs.size(path)
-        block = max(int(self.params.block_size_mb * 2**20), 1)
-        return [(start, min(start + block, size)) for start in range(0, max(size, 1), block)]
+        # Equal ranges of about `block_size_mb`: a file a little over one block stays one range
+        # rather than leaving a sliver of a task behind it.
+        pieces = max(1, round(size / max(self.params.block_size_mb * 2**20, 1)))
+        bounds = [size * i // pieces for i in range(pieces + 1)]
+        return list(zip(bounds[:-1], bounds[1:]))
 
     def read(self, fs: fsspec.AbstractFileSystem, unit: ReadUnit) -> pa.Table:
         if unit.part is None:
-            base, data = 0, _decompressed(fs, unit.path)
+            first, data = 0, _decompressed(fs, unit.path)
+            table, ordinals = self._parse(lambda: pa.BufferReader(data), lambda: data, unit, first)
         else:
-            base, data = _read_range(fs, unit.path, *unit.part)
-        table, ordinals = self._parse(data, unit, base)
-        return to_core(table, self.params, unit.source, f"{unit.key}@{base}", ordinals)
+            first, stop = _line_bounds(fs, unit.path, *unit.part)
+            table, ordinals = self._parse(
+                lambda: _open_range(fs, unit.path, first, stop), lambda: _read_bytes(fs, unit.path, first, stop), unit, first
+            )
+        return to_core(table, self.params, unit.source, f"{unit.key}@{first}", ordinals)
 
-    def _parse(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
-        """The records of `data`, and each one's ordinal among the non-blank lines of `data`.
+    def _parse(self, source, data, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
+        """The records of a block, and each one's ordinal among the block's non-blank lines.
 
-        Ids hash (file, start of the part, ordinal): stable for a given config, since the parts'
-        boundaries are fixed by `block_size_mb`, which is part of the source's fingerprint.
+        `source()` gives pyarrow the block; `data()` gives its bytes, read only if pyarrow
+        rejects the block. Ids hash (file, start of the block, ordinal): stable for a given
+        config, since the blocks' boundaries are fixed by `block_size_mb`, which is part of the
+        source's fingerprint.
         """
         try:
-            table = pj.read_json(pa.BufferReader(data), parse_options=pj.ParseOptions(newlines_in_values=False))
+            table = pj.read_json(source(), parse_options=pj.ParseOptions(newlines_in_values=False))
             table.validate(full=True)  # pyarrow passes invalid UTF-8 through; catch it here
             return table, np.arange(table.num_rows, dtype=np.int64)
         except pa.ArrowInvalid:
-            if not data.strip():  # pyarrow rejects an empty block; it simply has no records
+            raw = data()
+            if not raw.strip():  # pyarrow rejects an empty block; it simply has no records
                 return pa.table({}), np.zeros(0, dtype=np.int64)
-            return self._parse_lines(data, unit, base)
+            return self._parse_lines(raw, unit, base)
 
     def _parse_lines(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
         first_line = self._line_number(unit, base)

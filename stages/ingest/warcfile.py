@@ -111,6 +111,23 @@ def _preceded_by_newline(f: Any, position: int) -> bool:
     return f.read(1) == b"\n"
 
 
+def _member_damage(f: Any, start: int, size: int) -> str | None:
+    """`truncated_gzip` if the gzip member at `start` stops before its end (the next member, or
+    the end of the file, comes first), `corrupt_gzip` if its deflate data is broken, else None
+    (also when no member starts there: stray bytes are a malformed record)."""
+    f.seek(start)
+    if f.read(len(_GZIP_MAGIC)) != _GZIP_MAGIC:
+        return None
+    end = next_record_start(f, start + 1, True, size) or size
+    f.seek(start)
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        decompressor.decompress(f.read(end - start))
+    except zlib.error:
+        return "corrupt_gzip"
+    return None if decompressor.eof else "truncated_gzip"
+
+
 def byte_ranges(fs: fsspec.AbstractFileSystem, path: str, block_size_mb: float) -> list[tuple[int, int]]:
     """Split a file into [start, end) ranges of about `block_size_mb` each."""
     size = fs.size(path)
@@ -151,8 +168,13 @@ def walk(fs: fsspec.AbstractFileSystem, path: str, part: tuple[int, int] | None)
                     last_end = offset + iterator.get_record_length()
             except Exception as e:  # warcio raises many types on damaged input
                 failed_at = iterator.offset
+                # The damage starts where the last good record ended (warcio's offset can point
+                # a few bytes into the damaged member).
+                where = last_end if last_end is not None and last_end <= failed_at else failed_at
                 kind = "corrupt_gzip" if isinstance(e, zlib.error) else "malformed_record"
-                bad_record(kind, f"{path}@{failed_at}", f"{type(e).__name__}: {ascii(str(e)[:120])}")
+                if gzipped and kind == "malformed_record":
+                    kind = _member_damage(f, where, size) or kind
+                bad_record(kind, f"{path}@{where}", f"{type(e).__name__}: {ascii(str(e)[:120])}")
             if failed_at is None:
                 break
             position = next_record_start(f, failed_at + 1, gzipped, size)

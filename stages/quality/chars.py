@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from stages.text.codepoints import decode_utf8
 
 # Character classes.
 HAN, LETTER, DIGIT, PUNCT, SYMBOL, SPACE, OTHER = range(7)
@@ -46,22 +47,6 @@ def classify(cp: np.ndarray) -> np.ndarray:
         # CJK extensions B-H are Han; other astral code points are mostly emoji and symbols.
         classes[astral] = np.where((cp[astral] >= 0x20000) & (cp[astral] <= 0x323AF), HAN, SYMBOL)
     return classes
-
-
-def decode_utf8(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Code points of all texts concatenated, and each text's start in them (length n + 1).
-
-    The UTF-8 bytes of the whole column are decoded and re-encoded as UTF-32 in two C calls,
-    without a Python object per document.
-    """
-    text = pc.fill_null(text, "") if text.null_count else text
-    wide = pa.types.is_large_string(text.type)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if wide else np.int32)[text.offset : text.offset + len(text) + 1]
-    data = text.buffers()[2]
-    raw = str(memoryview(data)[int(offsets[0]) : int(offsets[-1])], "utf-8") if data is not None else ""
-    cp = np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.asarray(pc.utf8_length(text), dtype=np.int64)
-    return cp, np.concatenate(([0], np.cumsum(lengths)))
 
 
 @dataclass

@@ -5,7 +5,7 @@ so thresholds can be re-tuned from a finished run); `keep` only compares columns
 Rules calibrated on Chinese text (length, character n-grams, punctuation, stopwords, symbols,
 digits, entropy, share of stuffed lines) apply to documents whose `lang` starts with one of
 `languages`, or to all documents when there is no `lang` column; the blocklist, flagged words,
-stuffed titles and duplicate lines apply to every document.
+content-farm placeholder tokens, stuffed titles and duplicate lines apply to every document.
 
 Thresholds: FineWeb-2's cmn_Hani values are word-level and assume extracted main text. The
 defaults below were tuned on the dev crawl's visible text, template remnants included (related
@@ -34,6 +34,8 @@ from stages.quality.seo import fragment_lines, keyword_lines, not_sentences, sha
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PREFIX = "quality_"
+# A content farm's stand-in for a censored word: 【【微信】】 (a few characters in double brackets).
+PLACEHOLDER = r"【【[^【】\n]{1,10}】】"
 
 
 class QualityParams(Params):
@@ -139,6 +141,14 @@ class QualityParams(Params):
     # keyword-stuffing pages 0.10-0.30.
     max_flagged_ratio: dict[str, float] = Field(default_factory=lambda: {"porn": 0.005, "gambling": 0.005, "ads": 0.03})
 
+    # --- placeholder tokens ---
+    # Content farms that copy articles replace the words they must not show (contact handles,
+    # brand and platform names) with a bracketed placeholder: 【【微信】】, 【【QQ】】, 【【网址】】.
+    # A document with more than this many such tokens is dropped as `placeholder_tokens`.
+    # Measured on the dev crawl (crawl text): the three content-farm spam pages carry 9-13, no
+    # other page any.
+    max_placeholder_tokens: int = 2
+
     # --- URL blocklist ---
     blocklist_files: list[str] = Field(default_factory=lambda: [str(DATA_DIR / "url_blocklist.txt")])
 
@@ -202,6 +212,7 @@ class Quality(FilterStage):
             "seo_title": seo_title,
             **{f"flagged_{k}": v for k, v in flagged.items()},
             "url_blocked": blocked(hosts, self._domains),
+            "placeholder_tokens": pc.count_substring_regex(text, PLACEHOLDER).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32),
         }
         return {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in scores.items()}
 
@@ -216,6 +227,7 @@ class Quality(FilterStage):
         # Rules in order: the first that fires names the reason.
         rules: list[tuple[str, np.ndarray]] = [("url_blocklist", col("url_blocked"))]
         rules += [(f"flagged_{k}", col(f"flagged_{k}") > t) for k, t in p.max_flagged_ratio.items()]
+        rules += [("placeholder_tokens", col("placeholder_tokens") > p.max_placeholder_tokens)]
         rules += [
             ("too_short", zh & (col("chars") < p.min_chars)),
             ("seo_title", col("seo_title") & p.drop_seo_title),

@@ -1,16 +1,19 @@
 """Writing system of a document (ISO 15924 codes) and its share of CJK characters.
 
-Counting is columnar: one RE2 pass over the text column per script.
+Counting is columnar: the text column is decoded to code points once, each gets its script from
+a lookup table built from RE2's Unicode classes, and one bincount gives the counts.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stages.text.codepoints import decode_utf8
 from stages.text.han import traditional_share
 
 # Script codes a document can be given; counted scripts first, in tie-break order.
@@ -61,8 +64,19 @@ class ScriptCounts:
 
     @classmethod
     def of(cls, texts: pa.Array | pa.ChunkedArray) -> ScriptCounts:
-        counts = {name: _count(texts, pattern) for name, pattern in _COUNTED.items()}
-        visible = pc.utf8_length(texts).fill_null(0).to_numpy(zero_copy_only=False) - _count(texts, r"[\s\p{Z}]")
+        # One decode of the column and one table lookup per character, then one bincount: a
+        # regex count per script costs eleven passes over the text (measured on the dev crawl,
+        # 2.2 M characters: 0.37 s against 0.05 s).
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+        cp, starts = decode_utf8(texts)
+        n = len(starts) - 1
+        doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(starts))
+        table = _script_table()
+        kinds = table[np.minimum(cp, len(table) - 1)]
+        per_doc = np.bincount(doc * _N_KINDS + kinds, minlength=n * _N_KINDS).reshape(n, _N_KINDS)
+        counts = {name: per_doc[:, i + 1] for i, name in enumerate(_COUNTED)}
+        visible = np.diff(starts) - per_doc[:, _SPACE_KIND]
         return cls(counts, visible)
 
     def cjk_ratio(self) -> np.ndarray:
@@ -83,8 +97,30 @@ class ScriptCounts:
         return top
 
 
-def _count(texts: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
-    return pc.count_substring_regex(texts, pattern).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+# Kinds of code point: 0 none, 1.. the counted scripts in order, then white space.
+_SPACE_KIND = len(_COUNTED) + 1
+_N_KINDS = len(_COUNTED) + 2
+# The table covers every code point below the end of CJK Extension H: all of the counted
+# scripts' characters, and white space. Code points above it (tags, private use) count as none.
+_TABLE_END = 0x323B0
+_MARK = 0x01
+
+
+@functools.cache
+def _script_table() -> np.ndarray:
+    """Kind of every code point below _TABLE_END (and 0 at the end, for all above), read from
+    RE2's own Unicode classes: each counted class marks its characters in one string holding
+    every code point (about 0.1 s)."""
+    points = np.arange(_TABLE_END, dtype=np.uint32)
+    # Lone surrogates are not text, and the marker must not occur: NUL stands in (kind none).
+    points[((points >= 0xD800) & (points < 0xE000)) | (points == _MARK)] = 0
+    every = pa.array([str(points.tobytes(), "utf-32-le")], pa.string())
+    table = np.zeros(_TABLE_END + 1, dtype=np.uint8)
+    for kind, pattern in enumerate([*_COUNTED.values(), r"[\s\p{Z}]"], start=1):
+        marked = pc.replace_substring_regex(every, pattern, chr(_MARK))[0].as_py()
+        hit = np.frombuffer(marked.encode("utf-32-le"), dtype=np.uint32) == _MARK
+        table[:_TABLE_END][hit & (table[:_TABLE_END] == 0)] = kind
+    return table
 
 
 def is_traditional(texts: pa.Array | pa.ChunkedArray, min_share: float = HANT_MIN_SHARE) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""`prompt_format`: prompts only (instruction [+ input]) -> one row per PPO rollout prompt.
+
+Rows: `id`, `prompt` (the chat-template prompt, ending with <|assistant|>, where generation
+starts). From preference records, set `instruction_field: prompt` and `input_field: null`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from corpusforge.records import ID
+from corpusforge.stage import GlobalContext, GlobalStage, InputUnit
+from corpusforge.stats import count
+from stages.chat.pairs import finish, write_splits
+from stages.chat.params import ChatParams
+from stages.chat.records import Verdicts, field, token_lists
+from stages.chat.template import ChatTemplate
+from stages.pack.contract import token_dtype, tokenizer_path
+from stages.tokenizer.load import load_tokenizer
+
+
+class PromptParams(ChatParams):
+    instruction_field: str = "instruction"
+    input_field: str | None = "input"
+
+
+@dataclass(frozen=True)
+class FormatPrompts:
+    params: PromptParams
+    tokenizer_file: str
+    dtype: str
+    output_dir: str
+
+    def __call__(self, item: tuple[int, InputUnit]) -> dict:
+        index, unit = item
+        p = self.params
+        chat = ChatTemplate(load_tokenizer(self.tokenizer_file))
+        table = unit.read()
+        instruction, extra, system = (field(table, f) for f in (p.instruction_field, p.input_field, p.system_field))
+        verdicts = Verdicts(table, unit)
+        verdicts.require(instruction, "instruction", "empty_prompt")
+        verdicts.no_markers(instruction, extra, system)
+        kept = np.flatnonzero(verdicts.kept)
+        take = pa.array(kept)
+        users = [chat.user_text(i, x) for i, x in zip(instruction.take(take).to_pylist(), extra.take(take).to_pylist())]
+        contents = chat.encode(users)
+        systems = [s or "" for s in system.take(take).to_pylist()]
+        system_ids = chat.encode(systems) if any(systems) else [[] for _ in systems]
+        prompts, good = [], []
+        for n, row in enumerate(kept.tolist()):
+            if len(contents[n]) > p.max_prompt_tokens:
+                if p.on_long == "skip":
+                    verdicts.reasons[row] = "prompt_too_long"
+                    continue
+                count("truncated:prompt", 1)
+            prompts.append(chat.prompt(contents[n][: p.max_prompt_tokens], system_ids[n]))
+            good.append(row)
+        verdicts.report()
+        ids = table.column(ID).take(pa.array(good, pa.int64())).combine_chunks()
+        return write_splits(self.output_dir, index, {"prompt": token_lists(prompts, np.dtype(self.dtype))}, ids, p.val_fraction, p.seed)
+
+
+class PromptFormat(GlobalStage):
+    name = "prompt_format"
+    Params = PromptParams
+    produces_artefact = True
+    version = "1"
+
+    def run(self, ctx: GlobalContext) -> None:
+        p = self.params
+        where = f"stages[{ctx.output_dir.rsplit('/', 1)[-1]}]"
+        tokenizer_file = tokenizer_path(self.uses, where)
+        dtype = token_dtype(load_tokenizer(tokenizer_file).get_vocab_size(), p.dtype, f"{where}.params.dtype")
+        units = [unit for source in ctx.inputs for unit in source.units]
+        summaries = ctx.map("format", FormatPrompts(p, tokenizer_file, dtype.name, ctx.output_dir), list(enumerate(units)))
+        finish(ctx, self, "prompt", tokenizer_file, dtype, summaries, val_fraction=p.val_fraction, seed=p.seed)
