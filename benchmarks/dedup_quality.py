@@ -219,7 +219,7 @@ class Prepared:
         key = (spec.tokens, spec.ngram, spec.num_perm, spec.seed)
         if key not in self._signatures:
             shingles = self._shingle(spec.tokens, spec.ngram)
-            has = np.bincount(shingles.doc, minlength=len(self.ids)) > 0
+            has = np.bincount(shingles.doc, minlength=len(self.ids)) >= self.defaults.min_shingles
             perms = Permutations(spec.num_perm, spec.seed, self.defaults.scheme)
             self._signatures[key] = (signatures(shingles, len(self.ids), perms), has)
         return self._signatures[key]

@@ -10,8 +10,9 @@ engine. Printed against gold/labels.jsonl:
 - the share of spam, boilerplate-heavy and clean (neither) pages that land in the tail;
 - the held-back reference paragraphs' perplexity against the crawl's median.
 
-With `--bootstrap` the LM trains instead on crawl pages that pass `reference: bootstrap`'s strict
-filters (no reference corpus), and is scored the same way.
+With `--bootstrap` the LM trains instead on the crawl itself, as configs/zh_web.yaml would
+without a reference corpus: the pages that pass its `clean` and `quality` stages, then
+`reference: bootstrap`'s strict prose filters; scoring is the same.
 
     python benchmarks/perplexity_quality.py [--corpus ../shared/corpus] [--bootstrap] [--vocab-size N]
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import xxhash
+import yaml
 
 from corpusforge.executors import make_executor
 from corpusforge.io import read_shard, url_to_fs
@@ -79,14 +81,17 @@ def main() -> None:
         tmp = Path(tmp)
         held = split_reference(args.corpus / "reference" / "zh_reference.txt.gz", tmp / "reference.txt.gz")
         n_pages = chinese_pages(args.corpus, tmp / "crawl.jsonl", labels)
-        lm_inputs = ["crawl"] if args.bootstrap else ["reference"]
+        stages = [
+            {"id": "lm", "stage": "train_lm", "inputs": ["quality" if args.bootstrap else "reference"],
+             "params": {"vocab_size": args.vocab_size, "reference": "bootstrap" if args.bootstrap else "corpus"}},
+            {"id": "perplexity", "stage": "perplexity", "inputs": ["crawl"], "uses": {"lm": "lm"}},
+        ]
+        if args.bootstrap:
+            zh_web = {s["id"]: s for s in yaml.safe_load((REPO / "configs" / "zh_web.yaml").read_text())["stages"]}
+            stages = [{**zh_web["clean"], "inputs": ["crawl"]}, {**zh_web["quality"], "inputs": ["clean"]}, *stages]
         raw = {
             "sources": {"reference": {"paths": [str(tmp / "reference.txt.gz")]}, "crawl": {"paths": [str(tmp / "crawl.jsonl")]}},
-            "stages": [
-                {"id": "lm", "stage": "train_lm", "inputs": lm_inputs,
-                 "params": {"vocab_size": args.vocab_size, "reference": "bootstrap" if args.bootstrap else "corpus"}},
-                {"id": "perplexity", "stage": "perplexity", "inputs": ["crawl"], "uses": {"lm": "lm"}},
-            ],
+            "stages": stages,
         }
         out = tmp / "out"
         with make_executor("local", args.workers) as ex:
@@ -103,7 +108,7 @@ def main() -> None:
     spam = np.array([labels[i]["is_spam"] for i in ids])
     heavy = np.array([bool(labels[i]["boilerplate_heavy"]) for i in ids])
     clean = ~spam & ~heavy
-    source = "bootstrap (strictly filtered crawl pages)" if args.bootstrap else "reference corpus, 90% of paragraphs"
+    source = "bootstrap (crawl pages past clean + quality, strict prose)" if args.bootstrap else "reference corpus, 90% of paragraphs"
     print(f"LM: {source}: {trained['paragraphs_trained']} paragraphs, {trained.get('docs_used', 0)} documents used")
     print(f"crawl: {n_pages} Chinese pages (gold), {int(spam.sum())} spam, {int(heavy.sum())} boilerplate-heavy, {int(clean.sum())} clean")
     print(f"cutoffs (30th/60th percentile of the crawl): head < {cutoffs[0]:.1f} <= middle < {cutoffs[1]:.1f} <= tail\n")
@@ -115,6 +120,9 @@ def main() -> None:
     print()
     for label, group in (("spam", spam), ("boilerplate-heavy", heavy), ("spam or boilerplate-heavy", spam | heavy), ("clean (neither)", clean)):
         print(f"{label:27} in tail: {tail[group].mean():6.1%}  ({int(tail[group].sum())}/{int(group.sum())})")
+    for kind in sorted({labels[i]["spam_type"] for i in ids if labels[i]["is_spam"]}):
+        group = np.array([labels[i]["is_spam"] and labels[i]["spam_type"] == kind for i in ids])
+        print(f"  spam {kind:22} in tail: {tail[group].mean():6.1%}  ({int(tail[group].sum())}/{int(group.sum())})")
     ratio = tail[spam | heavy].mean() / max(tail[clean].mean(), 1e-9)
     print(f"tail rate, spam or boilerplate-heavy vs clean: {ratio:.2f}x")
     crawl_median = float(np.nanmedian(ppl))

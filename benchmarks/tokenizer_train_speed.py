@@ -11,8 +11,8 @@ times, in benchmarks/_data/tokenizer/; never copied into the repo), times two fr
          tokenizer_config.json, fertility and compression on a held-out slice, manifest, report.
 
 Both pinned to the same cores, input in the page cache, runs alternating, best of `--repeats`.
-Checks that both learned the same vocabulary, then prints both times and the ratio (target:
-ours / bare <= 1.2).
+Checks that both learned the same vocabulary, then prints both wall times (and CPU seconds,
+workers included, where a cgroup can count them) and the ratios (target: ours / bare <= 1.2).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pack_speed import DEV_DOCS, generate, timed  # noqa: E402
+from pack_speed import DEV_DOCS, generate, ratios, summary, timed  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,23 +90,26 @@ def main() -> None:
     ours_cmd = [sys.executable, "-m", "corpusforge", "run", str(config), "--no-progress", "--workers", str(len(cores))]
     for path in paths:
         path.read_bytes()
-    bare_times, ours_times = [], []
+    bare_runs, ours_runs = [], []
     for _ in range(args.repeats):
-        bare_times.append(timed(bare_cmd, cores, env)[0])
+        bare_runs.append(timed(bare_cmd, cores, env)[:2])
         shutil.rmtree(out, ignore_errors=True)
-        ours_times.append(timed(ours_cmd, cores, env)[0])
+        ours_runs.append(timed(ours_cmd, cores, env)[:2])
     if args.backend == "hf":
         same = json.loads(bare_out.read_text())["model"]["vocab"] == json.loads((out / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
     else:
-        same = (work / "bare.model").read_bytes() == (out / "tokenizer" / "tokenizer.model").read_bytes()
+        import sentencepiece as spm
+
+        def pieces(path: Path) -> list[tuple[str, float]]:
+            processor = spm.SentencePieceProcessor(model_file=str(path))
+            return [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
+
+        same = pieces(work / "bare.model") == pieces(out / "tokenizer" / "tokenizer.model")
     metrics = json.loads((out / "tokenizer" / "metrics.json").read_text())
     mb = sum(p.stat().st_size for p in paths) / 2**20
-    bare, ours = min(bare_times), min(ours_times)
     print(f"corpus: {mb:.0f} MB JSONL, backend {args.backend} ({model}), vocab {args.vocab}, {len(cores)} cores; same vocabulary learned: {same}")
     print(f"ours: fertility {metrics['fertility']} tokens per Han character, {metrics['bytes_per_token']} bytes per token")
-    print(f"bare library:        {bare:7.2f} s   (runs: {', '.join(f'{t:.1f}' for t in bare_times)})")
-    print(f"corpusforge stage:   {ours:7.2f} s   (runs: {', '.join(f'{t:.1f}' for t in ours_times)})")
-    print(f"ratio ours / bare:   {ours / bare:.3f}  (target <= 1.2)")
+    ratios(summary("bare library", bare_runs, None, len(cores)), summary("corpusforge stage", ours_runs, None, len(cores)))
 
 
 if __name__ == "__main__":

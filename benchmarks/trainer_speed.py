@@ -118,14 +118,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nanogpt", required=True, help="directory holding nanoGPT's model.py")
     parser.add_argument("--data", help="a pretrain pack directory (default: synthetic tokens)")
-    parser.add_argument("--n-layer", type=int, default=6)
-    parser.add_argument("--n-head", type=int, default=6)
-    parser.add_argument("--n-embd", type=int, default=384)
+    parser.add_argument("--n-layer", type=int, default=4)
+    parser.add_argument("--n-head", type=int, default=4)
+    parser.add_argument("--n-embd", type=int, default=256)
     parser.add_argument("--seq-len", type=int, default=256, help="synthetic data only")
     parser.add_argument("--vocab-size", type=int, default=8192, help="synthetic data only")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--log-every", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -154,11 +154,16 @@ def main() -> None:
             f"batch {args.batch_size}x{args.grad_accum}, {args.steps} steps, {args.threads} threads, "
             f"best of {args.repeats} interleaved runs"
         )
-        results = {"ours (document mask)": [], "ours (plain causal)": [], "nanoGPT": []}
-        for _ in range(args.repeats):
-            results["ours (document mask)"].append(ours(pack, args, work, document_mask=True))
-            results["nanoGPT"].append(nanogpt(module, train_bin, data.vocab_size, data.seq_len, args))
-            results["ours (plain causal)"].append(ours(pack, args, work, document_mask=False))
+        runs = {
+            "ours (document mask)": lambda: ours(pack, args, work, document_mask=True),
+            "nanoGPT": lambda: nanogpt(module, train_bin, data.vocab_size, data.seq_len, args),
+            "ours (plain causal)": lambda: ours(pack, args, work, document_mask=False),
+        }
+        results = {name: [] for name in runs}
+        for repeat in range(args.repeats):
+            for name, measure in runs.items():
+                results[name].append(measure())
+                print(f"  run {repeat + 1}: {name:22s} {results[name][-1]:10,.0f} tokens/s", flush=True)
     best = {name: max(values) for name, values in results.items()}
     for name, value in best.items():
         print(f"{name:22s} {value:12,.0f} tokens/s   ratio to nanoGPT {value / best['nanoGPT']:.3f}")

@@ -64,10 +64,15 @@ def reader_class(name: str) -> type[SourceReader]:
 
 def reader_for_path(path: str) -> str | None:
     """The reader whose extensions match `path`, longest extension first."""
-    for module in _builtin_catalogue(_readers).values():
-        importlib.import_module(module)
+    import stages
+
+    claims = dict(stages.READER_EXTENSIONS)
+    for name, module in stages.READERS.items():
+        if name not in claims:
+            importlib.import_module(module)
     for ep in entry_points(group=READER_GROUP):
         if ep.name not in _readers:
             _readers[ep.name] = ep.load()
-    matches = [(len(ext), name) for name, cls in _readers.items() for ext in cls.extensions if path.endswith(ext)]
+    claims.update((name, cls.extensions) for name, cls in _readers.items() if name not in claims)
+    matches = [(len(ext), name) for name, extensions in claims.items() for ext in extensions if path.endswith(ext)]
     return max(matches)[1] if matches else None

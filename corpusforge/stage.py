@@ -159,6 +159,12 @@ class InputUnit:
     reader: tuple[str, dict[str, Any]] | None = None  # reader name and params, for a source unit
     unit: ReadUnit | None = None
 
+    def describe(self) -> str:
+        """Where the unit is, for the report: a shard path, or a file with its part."""
+        if self.unit is None:
+            return self.shard
+        return self.unit.path if self.unit.part is None else f"{self.unit.path} {self.unit.part}"
+
     def read(self) -> pa.Table:
         from corpusforge.io import read_shard, url_to_fs
         from corpusforge.registry import reader_class
@@ -215,6 +221,18 @@ class SourceReader(Stage):
 
     # File name endings this reader claims when a source says `format: auto`.
     extensions: ClassVar[tuple[str, ...]] = ()
+
+    def find_files(self, patterns: list[str]) -> list[str]:
+        """The inputs the source's `paths` name, in a deterministic order. Default: the files
+        they match (globs allowed); a pattern matching nothing raises FileNotFoundError."""
+        from corpusforge.io.files import expand_paths
+
+        return expand_paths(patterns)
+
+    def stamp(self, fs: fsspec.AbstractFileSystem, path: str) -> Any:
+        """What changes when the input at `path` changes (part of the source's fingerprint)."""
+        info = fs.info(path)
+        return [info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag")]
 
     def parts(self, fs: fsspec.AbstractFileSystem, path: str) -> list[Any]:
         """Split one file into independently readable parts. Default: the whole file."""

@@ -30,5 +30,17 @@ READERS = {
     "warc": "stages.ingest.warc",
     "wet": "stages.ingest.wet",
     "hf": "stages.ingest.hf",
-    "text": "stages.perplexity.reader",
+    "text": "stages.ingest.text",
+}
+
+# The file name endings each reader claims for `format: auto`, so that telling a file's format
+# imports no reader module (tests check them against the classes' `extensions`). A reader
+# missing here is imported to ask it.
+READER_EXTENSIONS = {
+    "jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".ndjson"),
+    "parquet": (".parquet",),
+    "warc": (".warc.gz", ".warc"),
+    "wet": (".warc.wet.gz", ".wet.gz", ".wet"),
+    "hf": (),
+    "text": (".txt", ".txt.gz", ".txt.zst"),
 }

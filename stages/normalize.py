@@ -25,7 +25,8 @@ CONVERTED = "script_conversion"
 class NormalizeParams(Params):
     fix_mojibake: bool = True
     # "none" keeps Traditional documents as written; `langid` tags their script (Hant), so a
-    # mixture can weight or convert them later and dedup folds scripts in its keys. Conversion
+    # mixture can weight or convert them later; dedup keeps the scripts apart (a zh_TW page is
+    # not a near-duplicate of its zh_CN original). Conversion
     # is lossy and regional (后/後, 干/幹/乾; Taiwan vocabulary needs tw2sp), so it is opt-in.
     # t2s, tw2s, tw2sp (with Taiwan phrases) or hk2s convert Traditional documents only.
     convert: Literal["none", "t2s", "tw2s", "tw2sp", "hk2s"] = "none"

@@ -147,3 +147,14 @@ def test_unknown_target(tmp_path, docs_dir):
     path.write_text(yaml.safe_dump(_config(docs_dir)))
     result = CliRunner().invoke(main, ["run", str(path), "--output", str(tmp_path / "out"), "--target", "nope"])
     _assert_config_error(result, "--target nope")
+
+
+def test_declared_reader_extensions_match_the_reader_classes():
+    import stages
+    from corpusforge import registry
+
+    for name, extensions in stages.READER_EXTENSIONS.items():
+        assert registry.reader_class(name).extensions == extensions, name
+    assert registry.reader_for_path("/x/a.jsonl.zst") == "jsonl"
+    assert registry.reader_for_path("/x/a.warc.wet.gz") == "wet"
+    assert registry.reader_for_path("/x/a.unknown") is None

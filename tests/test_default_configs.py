@@ -22,7 +22,10 @@ def _run(config: str, out: Path) -> dict:
 def test_zh_web_runs_on_the_bundled_sample(tmp_path):
     report = _run("configs/zh_web.yaml", tmp_path / "out")
     stages = report["stages"]
-    assert report["order"][:5] == ["ingest", "normalize", "langid", "clean", "quality"]
+    # `lm` needs only the reference source, so it may run anywhere before `perplexity`.
+    order = report["order"]
+    assert [s for s in order if s != "lm"][:6] == ["ingest", "normalize", "langid", "clean", "quality", "perplexity"]
+    assert order.index("lm") < order.index("perplexity")
     assert report["order"][-3:] == ["mix", "tokenizer", "pack"]
     assert stages["ingest"]["counters"].get("skipped:redirect", 0) >= 1
     assert any(r.startswith("lang:") for r in stages["langid"]["dropped"]), "the sample has non-Chinese pages"
@@ -31,6 +34,11 @@ def test_zh_web_runs_on_the_bundled_sample(tmp_path):
     assert kept.num_rows == stages["quality"]["docs_out"] > 20
     assert set(kept.column("lang").to_pylist()) == {"zh"}
     assert "Hant" in kept.column("script").to_pylist()
+    scored = pa.concat_tables(pa.ipc.open_file(str(p)).read_all() for p in sorted((tmp_path / "out" / "perplexity").glob("*.arrow")))
+    assert scored.num_rows == kept.num_rows and scored.column("ppl").null_count == 0
+    assert set(scored.column("bucket").to_pylist()) == {"head", "middle", "tail"}
+    assert order.index("perplexity") < order.index("dedup") < order.index("mix")
+    assert stages["dedup"]["dropped"].get("exact") and stages["dedup"]["dropped"].get("near"), "the sample has copied pages"
     packed = json.loads((tmp_path / "out" / "pack" / "index.json").read_text())
     assert packed["splits"]["train"]["rows"] > 0 and packed["splits"]["val"]["rows"] > 0
     assert packed["tokens_in"] == packed["splits"]["train"]["tokens"] + packed["splits"]["val"]["tokens"] + packed["truncated_tokens"]

@@ -25,3 +25,33 @@ def test_local_workers_and_dask_give_identical_bytes(tmp_path, docs_dir):
     assert digests["local1"] == digests["local2"] == digests["dask2"]
     assert rejected["local1"] == rejected["local2"] == rejected["dask2"]
     assert outputs["dask2"].report["executor"] == "DaskExecutor"
+
+
+def test_local_pool_forks_only_when_safe_and_serves_the_same_results(tmp_path, docs_dir, monkeypatch):
+    import threading
+
+    from corpusforge.executors.local import LocalExecutor, fork_is_safe
+
+    monkeypatch.setenv("CORPUSFORGE_TEST_MARK", "from-the-driver")
+    safe = fork_is_safe()  # in a full test session other tests may have loaded torch
+    with LocalExecutor(2) as forked:
+        assert (forked._pool._mp_context.get_start_method() == "fork") == safe
+        forked_results = sorted(forked.map_unordered(_probe, list(range(6))))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()  # another thread running: forking now could copy a lock it holds
+    try:
+        with LocalExecutor(2) as served:
+            assert served._pool._mp_context.get_start_method() in ("forkserver", "spawn")
+            served_results = sorted(served.map_unordered(_probe, list(range(6))))
+    finally:
+        stop.set()
+        other.join()
+    # Workers see the driver's environment either way, and return the same results.
+    assert [r[1] for r in forked_results] == [r[1] for r in served_results] == [(i * i, "from-the-driver") for i in range(6)]
+
+
+def _probe(i):
+    import os
+
+    return i * i, os.environ.get("CORPUSFORGE_TEST_MARK")

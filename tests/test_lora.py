@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from corpusforge.train.lora import LoRALinear, adapters_disabled, apply_lora, has_lora, merge_lora
+from corpusforge.train.lora import LoRALinear, adapters_disabled, apply_lora, merge_lora, merged_state_dict
 
 
 class Block(nn.Module):
@@ -63,8 +63,12 @@ def test_training_moves_only_the_adapters_and_merge_reproduces_the_adapted_model
     adapted = model(idx).detach()
     with adapters_disabled(model):
         assert not torch.allclose(model(idx), adapted)
+    merged = merged_state_dict(model)
     merge_lora(model)
-    assert not has_lora(model)
+    assert not any(isinstance(m, LoRALinear) for m in model.modules())
+    assert merged.keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(merged[key], value)
     assert type(model.h[0].c_attn) is nn.Linear
     assert sorted(model.state_dict()) == sorted(_toy().state_dict())  # base module names again
     torch.testing.assert_close(model(idx), adapted, rtol=1e-5, atol=1e-5)

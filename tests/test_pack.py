@@ -1,6 +1,5 @@
 """`tokenizer` + `pack` through the engine: tokens in == tokens out, lineage, determinism, dtype."""
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -47,3 +47,21 @@ def test_options_and_batch_agree():
     lines = ["Ａ１，Ｂ", "  É2 ", "", "中文。"]
     assert normalize_all(lines) == [normalize(x) for x in lines]
     assert normalize("É1，", numbers=False, punct=False, accents=False, case=False) == "É1，"
+
+
+def test_lines_skipping_nfd_are_unchanged_by_it():
+    import unicodedata
+
+    from stages.perplexity.normalize import UNCHANGED_RANGES
+
+    for lo, hi in UNCHANGED_RANGES:
+        for code in range(lo, hi + 1):
+            c = chr(code)
+            assert unicodedata.normalize("NFD", c) == c == unicodedata.normalize("NFC", c)
+            assert unicodedata.category(c) != "Mn"
+
+
+def test_mixed_batch_matches_line_by_line():
+    lines = ["纯中文，没有别的。", "Crème brûlée ２０２４", "한글과 漢字", "\uf900豈", "e\u0301", "…—", "ﬁ"]
+    assert normalize_all(lines) == [normalize(x) for x in lines]
+    assert normalize("e\u0301") == "e" and normalize("\uf900") == "豈"

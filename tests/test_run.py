@@ -1,6 +1,7 @@
 """Running pipelines: outputs, rejected rows, accounting, skipping finished work, fingerprints."""
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -67,6 +68,13 @@ def test_rejected_rows_keep_columns_and_reason(tmp_path, docs_dir):
     report = json.loads((out / "report.json").read_text())
     assert report["stages"]["b"]["dropped"] == {"too_short": rejected.num_rows}
     assert (out / "report.html").exists()
+    # The same accounting per task (here one per input file), with what it read and wrote.
+    tasks = report["stages"]["b"]["tasks"]
+    sizes = [(docs_dir / f"part{f}.jsonl").stat().st_size for f in range(3)]
+    assert [t["input"] for t in tasks] == [f"{docs_dir / f'part{f}.jsonl'} (0, {sizes[f]})" for f in range(3)]
+    assert sum(t["docs_in"] for t in tasks) == 180 and sum(t["dropped"].get("too_short", 0) for t in tasks) == rejected.num_rows
+    assert all(t["wall_s"] >= 0 and t["bytes_in"] > 0 and t["shards"] == [] for t in tasks)
+    assert [len(t["shards"]) for t in report["stages"]["c"]["tasks"]] == [1, 1, 1]
 
 
 def test_rerun_does_no_work(tmp_path, docs_dir):
@@ -144,3 +152,13 @@ def test_inspect_prints_rows_schema_and_first_rows(tmp_path, docs_dir):
     assert result.exit_code == 0, result.output
     assert "3 shards" in result.output and "rows: 180" in result.output
     assert "  text: string" in result.output and "row 0:" in result.output and "row 1:" not in result.output
+
+
+def test_bytes_in_count_raw_pages_before_extraction(tmp_path):
+    # A crawl's rows carry the page (`html`) and no text yet: MB in is the pages' bytes.
+    crawl = Path(__file__).parents[1] / "data" / "sample" / "sample-crawl.warc.gz"
+    raw = {"sources": {"crawl": {"paths": str(crawl)}}, "stages": [{"id": "w", "stage": "passthrough", "inputs": ["crawl"]}]}
+    stats = run_config(raw, tmp_path / "out").stats["w"]
+    (shard,) = (tmp_path / "out" / "w").glob("*.arrow")
+    pages = pa.ipc.open_file(str(shard)).read_all().column("html")
+    assert stats.bytes_in == stats.bytes_out == sum(len(p) for p in pages.to_pylist()) > 0

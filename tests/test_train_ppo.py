@@ -17,7 +17,8 @@ def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("chain")
     torch.set_num_threads(1)
     sft_data = fx.write_sft(root / "sft_data")
-    sft(SFTConfig.model_validate(sft_raw(sft_data, train={"max_steps": 20}, eval={"every": 20})), str(root / "sft"))
+    raw = sft_raw(sft_data, model={"dropout": 0.1}, train={"max_steps": 20}, eval={"every": 20})
+    sft(SFTConfig.model_validate(raw), str(root / "sft"))
     pref = fx.write_preference(root / "pref_data")
     train_rm(RMConfig.model_validate(rm_raw(pref, root / "sft")), str(root / "rm"))
     return {"root": root, "sft_data": sft_data, "prompts": fx.write_prompts(root / "prompt_data"), "sft": root / "sft", "rm": root / "rm"}
@@ -32,10 +33,13 @@ def test_ppo_raises_the_reward_while_kl_stays_bounded(chain, tmp_path):
     run(raw, tmp_path / "run")
     rows = read_metrics(tmp_path / "run")
     assert list(rows[0])[:5] == ["step", "reward_mean", "kl", "policy_loss", "value_loss"]
+    assert rows[0]["step"] == 0 and rows[0]["reward_mean"] is None  # step 0: the SFT actor's val reward only
+    val = [r["val_reward_mean"] for r in rows if r["val_reward_mean"] is not None]
+    rows = rows[1:]
     first, last = np.mean([r["reward_mean"] for r in rows[:4]]), np.mean([r["reward_mean"] for r in rows[-4:]])
     assert last > first + 1.0, (first, last)
-    val = [r["val_reward_mean"] for r in rows if r["val_reward_mean"] is not None]
-    assert val[-1] > val[0], val
+    assert rows[0]["kl"] == pytest.approx(0, abs=1e-5)  # the actor starts as the reference (dropout is off)
+    assert len(val) == 3 and val[-1] > val[0], val
     assert max(abs(r["kl"]) for r in rows) < 10  # nats per response
     for r in rows:
         assert 0 <= r["policy_clip_fraction"] <= 1 and 0 <= r["value_clip_fraction"] <= 1 and r["entropy"] > 0
@@ -62,7 +66,7 @@ def test_a_reward_nan_stops_the_run_and_keeps_the_last_good_checkpoint(chain, tm
     with pytest.raises(RewardNaNError, match=r"ppo step 3: the reward model's score is NaN.*last good checkpoint is .*step-00000002\.pt"):
         run(raw, tmp_path / "run")
     assert CheckpointDir(tmp_path / "run" / "checkpoints").latest() == good and good.read_bytes() == good_bytes
-    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1, 2]
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [0, 1, 2]
 
 
 def test_lora_actor_with_ema_and_ptx_exports_both_actors(chain, tmp_path):
@@ -72,7 +76,7 @@ def test_lora_actor_with_ema_and_ptx_exports_both_actors(chain, tmp_path):
         ppo={"ema_decay": 0.5, "ptx_coef": 0.5, "ptx_data": str(chain["sft_data"])},
     )
     run(raw, tmp_path / "run")
-    rows = read_metrics(tmp_path / "run")
+    rows = read_metrics(tmp_path / "run")[1:]
     assert all(r["ptx_loss"] > 0 for r in rows) and rows[0]["kl"] == pytest.approx(0, abs=1e-5)  # reference = base model
     payload = load_checkpoint(CheckpointDir(tmp_path / "run" / "checkpoints").latest())
     start = load_checkpoint(CheckpointDir(chain["sft"] / "checkpoints").latest())["model"]

@@ -26,25 +26,18 @@ def test_left_padded_batch_generates_what_each_prompt_generates_alone():
         assert torch.equal(greedy, alone.responses[0, :n])
 
 
-class CountingLM(torch.nn.Module):
-    """Always predicts the last token + 1."""
-
-    config = GPTConfig(vocab_size=23, block_size=32, n_layer=1, n_head=1, n_embd=4)
-
-    def __init__(self):
-        super().__init__()
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, idx, position_ids=None, segment_ids=None):
-        return torch.nn.functional.one_hot((idx + 1) % 23, 23).float() * 10, None
-
-
 def test_rows_end_at_eos_and_a_row_without_eos_is_truncated_and_flagged():
-    prompts = [np.array([3, 10]), np.array([3, 4, 5])]
-    out = generate(CountingLM(), prompts, max_new_tokens=5, eos_id=12, pad_id=1, temperature=0)
-    # row 0: 11, 12 (eos), then padding; row 1: 6..10, no eos within 5 tokens
-    assert out.responses.tolist() == [[11, 12, 1, 1, 1], [6, 7, 8, 9, 10]]
-    assert out.response_mask.tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]]
-    assert out.truncated.tolist() == [False, True]
-    assert out.tokens[0, :3].tolist() == [1, 3, 10]  # left-padded prompt
-    assert out.position_ids[0, :4].tolist() == [0, 0, 1, 2] and out.segment_ids[0, :2].tolist() == [0, 1]
+    model = _model(seed=1)
+    prompts = [np.array([3, 10]), np.array([3, 5, 6, 4])]
+    # eos_id=22 (never chosen greedily here): both rows run the full 6 tokens
+    free = generate(model, prompts, max_new_tokens=6, eos_id=22, pad_id=1, temperature=0)
+    assert free.truncated.tolist() == [True, True] and free.response_mask.sum(1).tolist() == [6.0, 6.0]
+    row0, row1 = free.responses.tolist()
+    # stop at a token row 0 emits and row 1 never does: row 0 ends there, row 1 is truncated
+    j, eos = next((j, tok) for j, tok in enumerate(row0) if tok not in row1)
+    out = generate(model, prompts, max_new_tokens=6, eos_id=eos, pad_id=1, temperature=0)
+    assert out.responses[0, : j + 1].tolist() == row0[: j + 1] and (out.responses[0, j + 1 :] == 1).all()
+    assert out.response_mask[0].tolist() == [1.0] * (j + 1) + [0.0] * (5 - j)
+    assert out.truncated.tolist() == [False, True] and out.responses[1].tolist() == row1
+    assert out.tokens[0, :3].tolist() == [1, 1, 3]  # left-padded prompt
+    assert out.position_ids[0, :5].tolist() == [0, 1, 0, 1, 2] and out.segment_ids[0, :3].tolist() == [0, 0, 1]

@@ -110,8 +110,8 @@ def test_stopped_and_resumed_or_killed_and_resumed_logs_the_same_losses(config_f
 
 
 def test_gradient_accumulation_matches_one_big_batch(config_file, tmp_path):
-    run(config_file, tmp_path / "accum", "train.max_steps=3")
-    run(config_file, tmp_path / "big", "train.max_steps=3", "train.batch_size=8", "train.grad_accum=1")
+    run(config_file, tmp_path / "accum", "train.max_steps=3", "model.dropout=0")  # same math, not same dropout draws
+    run(config_file, tmp_path / "big", "train.max_steps=3", "model.dropout=0", "train.batch_size=8", "train.grad_accum=1")
     for a, b in zip(metrics(tmp_path / "accum")[1:], metrics(tmp_path / "big")[1:], strict=True):
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), abs=1e-5)
 
@@ -174,12 +174,12 @@ def test_pipeline_commands_do_not_import_torch():
 
 
 def test_ddp_two_ranks_match_one_process(config_file, tmp_path):
-    run(config_file, tmp_path / "single", "train.max_steps=4", "train.batch_size=8", "train.grad_accum=1")
+    run(config_file, tmp_path / "single", "train.max_steps=4", "model.dropout=0", "train.batch_size=8", "train.grad_accum=1")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29571",
         "-m", "corpusforge", "train", "pretrain", str(config_file), "-o", str(tmp_path / "ddp"),
-        "--set", "train.max_steps=4", "--set", "train.batch_size=4", "--set", "train.grad_accum=1",
+        "--set", "train.max_steps=4", "--set", "model.dropout=0", "--set", "train.batch_size=4", "--set", "train.grad_accum=1",
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -192,3 +192,16 @@ def test_ddp_two_ranks_match_one_process(config_file, tmp_path):
 def test_bundled_train_configs_validate(name):
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
     assert config.data.path == "output/zh_web/pack" and config.optim.decay_steps == config.train.max_steps
+
+
+def test_mfu_uses_the_peak_flops(config_file, tmp_path, monkeypatch):
+    from corpusforge.train import runtime
+
+    for name, peak in [("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA H100 PCIe", 756e12), ("NVIDIA A100-SXM4-80GB", 312e12)]:
+        monkeypatch.setattr(runtime.torch.cuda, "get_device_name", lambda device, name=name: name)
+        assert runtime.gpu_peak_flops(None) == peak
+    out = run(config_file, tmp_path / "run", "train.max_steps=4", "train.peak_flops=1e9")
+    model, _ = model_from_checkpoint(CheckpointDir(out / "checkpoints").latest())
+    for row in metrics(out)[1:]:
+        expected = model.flops_per_token(32) * float(row["tokens_per_s"]) / 1e9
+        assert float(row["mfu"]) == pytest.approx(expected, abs=1e-4)

@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import alignment_fixtures as fx
@@ -39,6 +38,7 @@ def test_reward_model_ranks_held_out_pairs_resumes_exactly_and_exports(tmp_path)
     raw = rm_raw(data, None, train={"max_steps": 40}, optim={"decay_steps": 40}, eval={"every": 20}, log={"every": 5}, export_hf=True)
     train_rm(RMConfig.model_validate(raw), str(tmp_path / "run"))
     rows = read_metrics(tmp_path / "run")
+    assert rows[0]["step"] == 0 and rows[0]["loss"] is None  # the untrained head, on the same 40 pairs
     assert rows[-1]["val_accuracy"] >= 0.9, rows  # 40 held-out pairs, chance is 0.5
     assert rows[-1]["val_loss"] < math.log(2)
 

@@ -42,11 +42,17 @@ def _server_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _set_environment(environ: dict[str, str]) -> None:
-    # A fork server's children have the server's environment; give them the caller's, as a
-    # spawned or forked worker would have it.
-    os.environ.clear()
-    os.environ.update(environ)
+def _start_worker(threads: int, environ: dict[str, str] | None) -> None:
+    # The pool already runs one worker per core: pyarrow's own thread pool in every worker
+    # would put several threads on each core, so each worker gets its share of the cores.
+    import pyarrow
+
+    pyarrow.set_cpu_count(threads)
+    if environ is not None:
+        # A fork server's children have the server's environment; give them the caller's, as
+        # a spawned or forked worker would have it.
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 class LocalExecutor(Executor):
@@ -55,8 +61,11 @@ class LocalExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
         if self.workers == 1:
             return
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
         if fork_is_safe():
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(threads, None)
+            )
             self._pool.submit(int)  # a fork pool starts all its workers on the first submit: now
             return
         context = _server_context()
@@ -65,7 +74,7 @@ class LocalExecutor(Executor):
 
             forkserver.ensure_running()
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_set_environment, initargs=(dict(os.environ),)
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(threads, dict(os.environ))
         )
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:

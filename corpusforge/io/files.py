@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any, Sequence
 
 import fsspec
@@ -63,3 +65,23 @@ def read_json(fs: fsspec.AbstractFileSystem, path: str) -> Any | None:
             return json.loads(f.read())
     except FileNotFoundError:
         return None
+
+
+def expand_paths(patterns: list[str], directories: bool = False) -> list[str]:
+    """Files (and, if asked, directories) named by `patterns`: globs allowed, fsspec URLs too,
+    in a deterministic order, duplicates removed. A pattern that names nothing raises
+    FileNotFoundError with that pattern."""
+    found_all: dict[str, None] = {}  # ordered, and duplicates found in constant time
+    for pattern in patterns:
+        if "://" in pattern:
+            fs, root = fsspec.core.url_to_fs(pattern)
+            found = sorted(fs.glob(root)) if glob.has_magic(root) else ([root] if fs.exists(root) else [])
+            protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+            found = [f"{protocol}://{f}" for f in found]
+        else:
+            found = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+            found = [str(Path(f).resolve()) for f in found if Path(f).is_file() or (directories and Path(f).is_dir())]
+        if not found:
+            raise FileNotFoundError(pattern)
+        found_all.update(dict.fromkeys(found))
+    return list(found_all)

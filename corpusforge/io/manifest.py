@@ -30,6 +30,8 @@ class Manifest:
     kind: str = "shards"  # "shards" for Arrow/Parquet documents, "artefact" for models and tokenizers
     shards: list[ShardInfo] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    # The same accounting per task (one per input shard or file part), in task order.
+    tasks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:

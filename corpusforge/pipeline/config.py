@@ -6,17 +6,16 @@ is one line naming the field, e.g. `stages[quality].params.min_chars: Input shou
 
 from __future__ import annotations
 
-import glob
 import graphlib
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import fsspec
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from corpusforge import registry
+from corpusforge.io.files import expand_paths
 from corpusforge.stage import GlobalStage, Params, ShardStage
 
 
@@ -32,7 +31,7 @@ class SourceConfig(BaseModel):
     # Reader options (text_field, ...) sit beside `paths` and are checked against the reader.
     model_config = ConfigDict(extra="allow")
 
-    paths: list[str]
+    paths: list[str] = []  # a reader may find its input otherwise (the `hf` reader's `dataset`)
     format: str = "auto"
 
     @field_validator("paths", mode="before")
@@ -196,21 +195,17 @@ def _first_error(error: ValidationError, raw: dict[str, Any], prefix: str = "") 
     return f"{where}: {first['msg']}" if where else first["msg"]
 
 
-def expand_paths(patterns: list[str]) -> list[str]:
-    """Files named by `patterns` (globs allowed), deterministic order, duplicates removed."""
-    files: list[str] = []
-    for pattern in patterns:
-        if "://" in pattern:
-            fs, root = fsspec.core.url_to_fs(pattern)
-            found = sorted(fs.glob(root)) if glob.has_magic(root) else ([root] if fs.exists(root) else [])
-            protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-            found = [f"{protocol}://{f}" for f in found]
-        else:
-            found = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-            found = [str(Path(f).resolve()) for f in found if Path(f).is_file()]
-        if not found:
-            raise FileNotFoundError(pattern)
-        files.extend(f for f in found if f not in files)
+def _find_files(patterns: list[str], find, where: str) -> list[str]:
+    """A source's inputs, or the config error naming the pattern that matched nothing."""
+    try:
+        files = find(patterns)
+    except FileNotFoundError as e:
+        index = patterns.index(str(e.args[0])) if str(e.args[0]) in patterns else 0
+        raise ConfigError(f"{where}.paths[{index}]: no such file: {e.args[0]}") from None
+    except ValueError as e:
+        raise ConfigError(f"{where}.paths: {e}") from None
+    if not files:
+        raise ConfigError(f"{where}.paths: no input named")
     return files
 
 
@@ -249,12 +244,8 @@ def validate(raw: dict[str, Any]) -> Pipeline:
         where = f"sources.{name}"
         fmt = source.format
         try:
-            files = expand_paths(source.paths)
-        except FileNotFoundError as e:
-            index = source.paths.index(str(e.args[0])) if str(e.args[0]) in source.paths else 0
-            raise ConfigError(f"{where}.paths[{index}]: no such file: {e.args[0]}") from None
-        try:
             if fmt == "auto":
+                files = _find_files(source.paths, expand_paths, where)
                 fmt = registry.reader_for_path(files[0])
                 if fmt is None:
                     raise ConfigError(f"{where}.format: cannot tell the format of {files[0]}; set format explicitly")
@@ -265,6 +256,7 @@ def validate(raw: dict[str, Any]) -> Pipeline:
             params = reader.Params.model_validate(source.options)
         except ValidationError as e:
             raise ConfigError(_first_error(e, raw, where)) from None
+        files = _find_files(source.paths, reader(params).find_files, where)
         sources[name] = ResolvedSource(name, source, fmt, files, params)
 
     stages: dict[str, ResolvedStage] = {}

@@ -16,7 +16,9 @@ import fsspec
 import xxhash
 
 import corpusforge
+from corpusforge import registry
 from corpusforge.pipeline.config import Pipeline
+from corpusforge.stage import built_stage
 
 
 def digest(obj: Any) -> str:
@@ -33,13 +35,14 @@ def file_keys(files: list[str]) -> dict[str, str]:
 
 def source_fingerprint(pipeline: Pipeline, name: str) -> str:
     source = pipeline.sources[name]
+    reader = built_stage(registry.reader_class(source.reader), source.params.model_dump(mode="json"), {})
     stamps = []
     for path, key in file_keys(source.files).items():
         fs, root = fsspec.core.url_to_fs(path)
-        info = fs.info(root)
-        stamps.append([key, info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag")])
+        stamps.append([key, reader.stamp(fs, root)])
+    version = [type(reader).version, corpusforge.__version__]
     return digest(
-        {"reader": source.reader, "params": source.params.model_dump(mode="json"), "files": stamps, "name": name}
+        {"reader": source.reader, "version": version, "params": source.params.model_dump(mode="json"), "files": stamps, "name": name}
     )
 
 

@@ -29,6 +29,7 @@ def build(runner: Runner, plan: Plan, started: float) -> dict[str, Any]:
             "fingerprint": plan.output_fp[stage_id],
             "shards": len(manifest.shards) if manifest else 0,
             **stats,
+            "tasks": manifest.tasks if manifest else [],
         }
     return {
         "output": runner.output,

@@ -188,12 +188,15 @@ class Runner:
         for spec in specs:
             stats = StageStats()
             shards: list[ShardInfo] = []
-            for outcome in outcomes:
+            per_task = []
+            for task, outcome in zip(tasks, outcomes):
                 part = outcome["stages"][spec.id]
                 stats.merge(StageStats.from_dict(part["stats"]))
                 shards.extend(ShardInfo(**s) for s in part["shards"])
+                per_task.append(_task_entry(task.index, task.input.describe(), part["shards"], part["stats"]))
             kind = "shards" if spec.save else "fused"
-            Manifest(plan.output_fp[spec.id], kind, shards, stats.to_dict()).write(self.fs, self.layout.stage_dir(spec.id))
+            manifest = Manifest(plan.output_fp[spec.id], kind, shards, stats.to_dict(), per_task)
+            manifest.write(self.fs, self.layout.stage_dir(spec.id))
             result.stats[spec.id] = stats
         if self.fs.exists(state):
             self.fs.rm(state, recursive=True)
@@ -218,12 +221,19 @@ class Runner:
             kind, shards = "artefact", ctx.artefact_files()
         else:
             kind, shards = "shards", ctx.shards
-        Manifest(plan.output_fp[stage_id], kind, shards, stats.to_dict()).write(self.fs, self.layout.stage_dir(stage_id))
+        manifest = Manifest(plan.output_fp[stage_id], kind, shards, stats.to_dict(), ctx.per_task)
+        manifest.write(self.fs, self.layout.stage_dir(stage_id))
         result.stats[stage_id] = stats
         if self.fs.exists(work_dir):
             self.fs.rm(work_dir, recursive=True)
         if self.fs.exists(f"{self.output}/_work") and not self.fs.ls(f"{self.output}/_work"):
             self.fs.rm(f"{self.output}/_work", recursive=True)
+
+
+def _task_entry(index: int, source: str, shards: list[dict[str, Any]], stats: dict[str, Any]) -> dict[str, Any]:
+    """One task's line in the report: what it read, what it wrote, and its accounting."""
+    counts = {k: v for k, v in stats.items() if k != "error_samples"}
+    return {"task": index, "input": source, "shards": [s["name"] for s in shards], **counts}
 
 
 class RunnerContext(GlobalContext):
@@ -238,6 +248,7 @@ class RunnerContext(GlobalContext):
         self.work_dir = work_dir
         self.emitted = StageStats()
         self.shards: list[ShardInfo] = []
+        self.per_task: list[dict[str, Any]] = []
 
     def _phase(self, phase: str, label: str, run: Callable[[Any], dict[str, Any]], tasks: Sequence[Any]) -> list[dict[str, Any]]:
         outcomes: list[dict[str, Any] | None] = [read_json(self.fs, t.marker) for t in tasks]
@@ -261,9 +272,10 @@ class RunnerContext(GlobalContext):
         tasks = [
             EmitTask(fn, item, i, self.spec, self.runner.layout, f"{base}/{i:06d}.json") for i, item in enumerate(items)
         ]
-        for outcome in self._phase(phase, phase, run_emit_task, tasks):
+        for task, outcome in zip(tasks, self._phase(phase, phase, run_emit_task, tasks)):
             self.emitted.merge(StageStats.from_dict(outcome["stats"]))
             self.shards.extend(ShardInfo(**s) for s in outcome["shards"])
+            self.per_task.append(_task_entry(task.index, f"{phase}[{task.index}]", outcome["shards"], outcome["stats"]))
 
     def artefact_files(self) -> list[ShardInfo]:
         """The files an artefact stage wrote, with sizes and checksums, for its manifest."""

@@ -112,10 +112,6 @@ def merged_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def has_lora(model: nn.Module) -> bool:
-    return any(isinstance(m, LoRALinear) for m in model.modules())
-
-
 @contextmanager
 def adapters_disabled(model: nn.Module):
     """Run the base model: a LoRA actor doubles as its own frozen reference model this way."""

@@ -26,7 +26,6 @@ import copy
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from corpusforge.train.alignment_config import PPOConfig
@@ -46,7 +45,7 @@ from corpusforge.train.ppo_loss import (
     token_logprobs,
     value_loss,
 )
-from corpusforge.train.resume import latest_own, load_start, restore_rng, rng_state
+from corpusforge.train.resume import latest_own, load_start, step_seed
 from corpusforge.train.reward import reward_model_from_checkpoint
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, load_prompts
 from corpusforge.train.rollout import Rollout, generate
@@ -69,7 +68,7 @@ def ppo(config: PPOConfig, output: str | None = None) -> Path:
     out = output or config.output
     if not out:
         raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype)
+    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
     try:
         return _train(config, Path(out), rt)
     finally:
@@ -118,7 +117,7 @@ def _check_finite(value: torch.Tensor, what: str, step: int, checkpoints) -> Non
 def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
     pc, tc, oc = config.ppo, config.train, config.optim
     index = PackedIndex.open(config.data.path, "prompt")
-    actor_start, _ = load_start(config.actor_from, "actor_from", ("sft", "pretrain"))
+    actor_start, _ = load_start(config.actor_from, "actor_from", ("sft", "pretrain", "ppo"))
     rm_start, _ = load_start(config.reward_from, "reward_from", ("rm",))
     model_config = GPTConfig(**actor_start["model_config"])
     for name, vocab in (("actor_from", model_config.vocab_size), ("reward_from", rm_start["model_config"]["vocab_size"])):
@@ -163,7 +162,7 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
             raise DataError(f"ppo.ptx_data: {pc.ptx_data} has vocab_size {ptx_data.vocab_size}, the actor {model_config.vocab_size}")
         ptx_loader = BatchLoader([ptx_data], tc.batch_size, tc.seed, None, rt.rank, rt.world_size)
     sampler = EpochSampler(len(prompts), pc.rollout_batch_size * rt.world_size, tc.seed)
-    generator = torch.Generator(device=rt.device).manual_seed(tc.seed + rt.rank)
+    generator = torch.Generator(device=rt.device)
     step0 = 0
     if payload is not None:
         actor.load_state_dict(payload["lora_state"] if config.lora is not None else payload["model"])
@@ -176,12 +175,15 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
             ptx_loader.load_state_dict(payload["ptx_state"])
         if ema is not None:
             ema = {n: t.to(rt.device) for n, t in payload["ema"].items()}
-        restore_rng(payload["rng"], rt.device, generator)
         step0 = payload["step"]
     if step0 >= tc.max_steps:
         log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step0, tc.max_steps)
         return out
 
+    # Dropout off throughout (as TRL does): the rollout's log-probs and values are then exactly
+    # what the first update recomputes, so ratio = 1 and KL = 0 before any step.
+    actor.eval()
+    critic.eval()
     actor_train, critic_train = rt.ddp(actor), rt.ddp(critic)
     specials = index.special_tokens
     eos, pad = specials["eos"], specials["pad"]
@@ -199,8 +201,16 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
         with rt.autocast():
             return generate(actor, batch_prompts, pc.max_new_tokens, eos, pad, pc.temperature, pc.top_k, pc.top_p, gen)
 
+    if step0 == 0 and val_prompts:
+        # The SFT actor's reward on the val prompts: what PPO is measured against.
+        val_reward = _val_reward(actor, reward_model, val_prompts, sample, pc, tc.seed, rt)
+        if rt.is_main:
+            metrics.log({"step": 0, "val_reward_mean": val_reward})
+            log.info("step 0  val_reward %.4f", val_reward)
+
     mine = slice(rt.rank * pc.rollout_batch_size, (rt.rank + 1) * pc.rollout_batch_size)
     for step in range(step0, tc.max_steps):
+        generator.manual_seed(step_seed(tc.seed, rt.rank, step))  # rollout sampling, minibatch order
         done = step + 1
         lr = lr_at(step, oc, decay_steps)
         for group in actor_opt.param_groups:
@@ -300,7 +310,6 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
                     "data_state": sampler.state_dict(),
                     "ptx_state": ptx_loader.state_dict() if ptx_loader is not None else None,
                     "ema": ema,
-                    "rng": rng_state(rt.device, generator),
                     "config": resolved,
                     "tokenizer": tokenizer_json,
                     "special_tokens": specials,

@@ -41,7 +41,7 @@ def kl_penalized_rewards(
         scores = scores.clamp(-clip_score, clip_score)
     last = (mask.sum(dim=1).long() - 1).clamp(min=0)
     rewards = rewards.clone()
-    rewards[torch.arange(rewards.shape[0]), last] += scores
+    rewards[torch.arange(rewards.shape[0], device=rewards.device), last] += scores
     return rewards * mask, kl
 
 

@@ -3,9 +3,9 @@
 One optimizer step = `grad_accum` micro-batches per rank; the loss of the step is the summed
 token loss of all of them (on all ranks) divided by their token count, so accumulation and DDP
 give the gradient of one big batch. Re-running on the same output resumes from the latest
-checkpoint: model, optimizer and data position are restored (dropout is seeded per step), the metrics rows after the
-checkpoint are dropped and recomputed, so an interrupted run logs the losses of an
-uninterrupted one (bit for bit on CPU).
+checkpoint: model, optimizer and data position are restored (dropout is seeded per step), and
+the metrics rows after the checkpoint are dropped and recomputed, so an interrupted run logs
+the losses of an uninterrupted one (bit for bit on CPU).
 """
 
 from __future__ import annotations

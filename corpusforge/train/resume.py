@@ -1,12 +1,12 @@
 """Where an alignment run starts: the checkpoint it initializes from, or its own latest
-checkpoint when re-run on the same output, and the RNG state that makes a resume exact."""
+checkpoint when re-run on the same output, and the per-step seeds that make a resume exact."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from corpusforge.train.checkpoint import CheckpointDir, load_checkpoint
 from corpusforge.train.errors import CheckpointError
@@ -50,16 +50,7 @@ def latest_own(out: Path, resolved: dict, keep_last: int) -> tuple[CheckpointDir
     return checkpoints, payload
 
 
-def rng_state(device: torch.device, generator: torch.Generator | None = None) -> dict:
-    state = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}
-    if generator is not None:
-        state["generator"] = generator.get_state()
-    return state
-
-
-def restore_rng(state: dict, device: torch.device, generator: torch.Generator | None = None) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and state.get("cuda"):
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if generator is not None and "generator" in state:
-        generator.set_state(state["generator"])
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of one step on one rank (dropout, sampling): a resumed run, on every DDP rank,
+    draws what the uninterrupted run drew, with no RNG state to carry in the checkpoint."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])

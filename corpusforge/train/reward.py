@@ -23,7 +23,7 @@ from corpusforge.train.errors import DataError, TrainConfigError
 from corpusforge.train.export import export_hf
 from corpusforge.train.metrics import MetricsLog
 from corpusforge.train.optim import lr_at, make_optimizer
-from corpusforge.train.resume import latest_own, load_start, restore_rng, rng_state
+from corpusforge.train.resume import latest_own, load_start, step_seed
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, PreferencePairs, load_pairs, right_pad
 from corpusforge.train.runtime import Runtime
 from corpusforge.train.scalar_head import ScalarHeadGPT
@@ -91,7 +91,7 @@ def train_rm(config: RMConfig, output: str | None = None) -> Path:
     out = output or config.output
     if not out:
         raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype)
+    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
     try:
         return _train(config, Path(out), rt)
     finally:
@@ -125,7 +125,6 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
         model.head.load_state_dict(payload["head"])
         optimizer.load_state_dict(payload["optimizer"])
         sampler.load_state_dict(payload["data_state"])
-        restore_rng(payload["rng"], rt.device)
         step0 = payload["step"]
     if step0 >= tc.max_steps:
         log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step0, tc.max_steps)
@@ -142,8 +141,16 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
         log.info("rm: %.2fM parameters, %d train pairs, %d val pairs, device %s",
                  sum(p.numel() for p in model.parameters()) / 1e6, len(train_pairs), len(val_pairs), rt.device)
 
+    if step0 == 0:
+        # The starting model (random head): the run is measured against this.
+        val_accuracy, val_loss = evaluate(model, val_pairs, config.eval.batch_size or tc.batch_size, pad_id, rt.device, rt.autocast)
+        if rt.is_main:
+            metrics.log({"step": 0, "val_accuracy": val_accuracy, "val_loss": val_loss})
+            log.info("step 0  val_accuracy %.3f  val_loss %.4f", val_accuracy, val_loss)
+
     mine = slice(rt.rank * tc.batch_size, (rt.rank + 1) * tc.batch_size)
     for step in range(step0, tc.max_steps):
+        torch.manual_seed(step_seed(tc.seed, rt.rank, step))  # dropout
         lr = lr_at(step, oc, decay_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -187,7 +194,6 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
                     "head": model.head.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "data_state": sampler.state_dict(),
-                    "rng": rng_state(rt.device),
                     "config": resolved,
                     "tokenizer": tokenizer_json,
                     "special_tokens": index.special_tokens,

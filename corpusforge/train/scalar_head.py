@@ -13,10 +13,10 @@ from corpusforge.train.model import GPT, GPTConfig
 
 
 class ScalarHeadGPT(nn.Module):
-    def __init__(self, config: GPTConfig, backbone: GPT | None = None):
+    def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
-        self.backbone = backbone if backbone is not None else GPT(config)
+        self.backbone = GPT(config)
         self.head = nn.Linear(config.n_embd, 1, bias=False)
         nn.init.normal_(self.head.weight, std=1.0 / (config.n_embd + 1) ** 0.5)
 

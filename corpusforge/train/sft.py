@@ -25,11 +25,11 @@ from corpusforge.train.data import BatchLoader, PackedDataset
 from corpusforge.train.errors import DataError, TrainConfigError
 from corpusforge.train.export import export_hf
 from corpusforge.train.lora import apply_lora, merged_state_dict
-from corpusforge.train.metrics import MetricsLog
+from corpusforge.train.metrics import MetricsLog, SampleLog
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.pretrain import Evaluator
-from corpusforge.train.resume import latest_own, load_start, restore_rng, rng_state
+from corpusforge.train.resume import latest_own, load_start, step_seed
 from corpusforge.train.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def sft(config: SFTConfig, output: str | None = None) -> Path:
     out = output or config.output
     if not out:
         raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype)
+    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
     try:
         return _train(config, Path(out), rt)
     finally:
@@ -98,7 +98,6 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
         model.load_state_dict(payload["lora_state"] if config.lora is not None else payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         loader.load_state_dict(payload["data_state"])
-        restore_rng(payload["rng"], rt.device)
         step0 = payload["step"]
     if step0 >= tc.max_steps:
         log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step0, tc.max_steps)
@@ -113,6 +112,8 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         metrics = MetricsLog(out / "metrics.csv", METRICS_COLUMNS, out / "tensorboard" if config.log.tensorboard else None)
         metrics.truncate_after(step0)
+        samples = SampleLog(out / "samples.jsonl", config.eval.prompts)
+        samples.truncate_after(step0)
         log.info(
             "sft: %.2fM parameters (%d trainable%s), %d train rows, %d val rows, device %s",
             sum(p.numel() for p in model.parameters()) / 1e6,
@@ -120,7 +121,15 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
             sum(len(d) for d in val_data), rt.device,
         )
 
+    if step0 == 0 and val_data:
+        # The starting model's held-out response loss: what the run is measured against.
+        val_loss = evaluator.val_loss(model)
+        if rt.is_main:
+            metrics.log({"step": 0, "val_loss": val_loss})
+            log.info("step 0  val_loss %.4f", val_loss)
+
     for step in range(step0, tc.max_steps):
+        torch.manual_seed(step_seed(tc.seed, rt.rank, step))  # dropout
         lr = lr_at(step, oc, decay_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -152,8 +161,8 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
                 metrics.log({"step": done, "loss": loss_value, "val_loss": val_loss, "lr": lr, "supervised_tokens": int(global_count.item())})
                 log.info("step %d/%d  loss %.4f%s  lr %.2e", done, tc.max_steps, loss_value,
                          f"  val_loss {val_loss:.4f}" if val_loss is not None else "", lr)
-                if evaluate and tokenizer_json is not None:
-                    _log_samples(model, config, tokenizer_json, specials, rt, done, out)
+                if evaluate and tokenizer_json is not None and config.eval.prompts:
+                    samples.log(done, answers(model, config, tokenizer_json, specials, rt, done))
         if done % config.checkpoint.every == 0 or last:
             if rt.is_main:
                 checkpoints.save({
@@ -164,7 +173,6 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
                     "lora_state": model.state_dict() if config.lora is not None else None,
                     "optimizer": optimizer.state_dict(),
                     "data_state": loader.state_dict(),
-                    "rng": rng_state(rt.device),
                     "config": resolved,
                     "tokenizer": tokenizer_json,
                     "special_tokens": specials,
@@ -189,10 +197,8 @@ def export_merged(model: torch.nn.Module, tokenizer_json: str | None, specials: 
 
 
 @torch.no_grad()
-def _log_samples(model: GPT, config: SFTConfig, tokenizer_json: str, specials: dict, rt: Runtime, step: int, out: Path) -> None:
-    """Answers to the eval prompts, rendered with the chat template."""
-    if not config.eval.prompts:
-        return
+def answers(model: GPT, config: SFTConfig, tokenizer_json: str, specials: dict, rt: Runtime, step: int) -> list[str]:
+    """The model's answers to the eval prompts, asked through the chat template."""
     from tokenizers import Tokenizer
 
     from corpusforge.train.chat import chat_prompt
@@ -203,15 +209,12 @@ def _log_samples(model: GPT, config: SFTConfig, tokenizer_json: str, specials: d
     prompts = [np.array(chat_prompt(tokenizer, specials, p)) for p in ev.prompts]
     new_tokens = min(ev.sample_tokens, model.config.block_size - max(len(p) for p in prompts))
     if new_tokens < 1:
-        log.warning("eval.prompts: no room to answer within block_size %d", model.config.block_size)
-        return
+        return ["[no room to answer within block_size]"] * len(prompts)
     generator = torch.Generator(device=rt.device).manual_seed(config.train.seed + step)
     with rt.autocast():
-        rollout = generate(model, prompts, new_tokens, specials["eos"], specials["pad"], ev.temperature,
-                           ev.top_k, ev.top_p, generator)
-    with open(out / "samples.txt", "a", encoding="utf-8") as f:
-        for prompt, tokens in zip(ev.prompts, rollout.responses.tolist()):
-            text, ended = response_text(tokenizer, tokens, specials["eos"])
-            line = f"step {step}: {prompt} -> {text}{'' if ended else ' [no eos]'}"
-            log.info("sample: %s", line.replace("\n", " "))
-            f.write(line + "\n")
+        rollout = generate(model, prompts, new_tokens, specials["eos"], specials["pad"], ev.temperature, ev.top_k, ev.top_p, generator)
+    texts = []
+    for tokens in rollout.responses.tolist():
+        text, ended = response_text(tokenizer, tokens, specials["eos"])
+        texts.append(text if ended else text + " [no eos]")
+    return texts

@@ -38,38 +38,50 @@ class DedupParams(Params):
     # (gold main text: 0.923 -> 0.845; crawl text: 0.589 -> 0.506), so it is off by default.
     host_line_min_docs: int = Field(10, ge=2)
 
-    # --- MinHash LSH: candidates from two signatures, measured on the dev crawl's gold pairs
-    # (benchmarks/dedup_quality.py prints the sweep and the curve) ---
+    # --- MinHash LSH: candidates from two signatures. Measured on the dev crawl's gold pairs,
+    # gold main text / extracted+cleaned text (benchmarks/dedup_quality.py prints the sweep, the
+    # S-curves and the precision-recall curves): the defaults give P 1.000 / R 0.988 and
+    # P 1.000 / R 0.982, at 3.3k candidate pairs for 1,114 pages ---
     # Signature 1: character n-grams of unspaced scripts (CJK), word n-grams of the others.
-    ngram: int = Field(3, ge=1)  # tokens per shingle: characters for CJK, words otherwise
+    # Tokens per shingle: characters for CJK, words otherwise. 2-grams: 4 false pairs (P 0.986).
+    ngram: int = Field(3, ge=1)
     num_perm: int = Field(128, ge=2)
+    # 42 x 3: S-curve midpoint (1/42)^(1/3) = 0.29, as near_edit copies sit at Jaccard 0.15-0.7.
+    # Alone (char_ngram None) R 0.905 at 1.5k candidates; 32 x 4 R 0.851, 64 x 2 R 0.958 at 4.1k.
     bands: int = Field(42, ge=1)
-    rows: int = Field(3, ge=1)  # S-curve midpoint (1/42)^(1/3) = 0.29: near_edit pairs sit at 0.15-0.7
+    rows: int = Field(3, ge=1)
     seed: int = 1  # datasketch's default seed
     # Signature 2: character n-grams of every script (punctuation and spaces skipped), None: off.
-    # Word 3-grams of a de/ko/ru page with 5-15% character edits keep a Jaccard of 0.15-0.25;
-    # its character 3-grams keep 0.45-0.7. Measured (gold main text, 128 permutations each):
-    # signature 1 alone finds R 0.92 at 1.3k candidates; with char 3-grams in 32 x 4 bands
-    # R 0.98 at 3.2k; char 4-grams 0.97 at 2.5k, char 5-grams 0.97 at 2.4k.
+    # Word 3-grams of a de/ko/ru page with 5-15% character edits keep a Jaccard of 0.15-0.25, its
+    # character 3-grams 0.45-0.7. With signature 1 at 42 x 3: char 3-grams in 32 x 4 bands
+    # (midpoint 0.42) R 0.988 at 3.3k candidates; 42 x 3 the same R at 12.9k; 25 x 5 R 0.976 at
+    # 1.9k; char 4-grams in 32 x 4 R 0.964 at 2.0k, char 5-grams R 0.941 at 2.0k.
     char_ngram: int | None = Field(3, ge=1)
     char_num_perm: int = Field(128, ge=2)
     char_bands: int = Field(32, ge=1)
-    char_rows: int = Field(4, ge=1)  # midpoint (1/32)^(1/4) = 0.42
+    char_rows: int = Field(4, ge=1)
     char_seed: int = 2  # another seed: for pure CJK text both signatures hash the same shingles
+    # A document with fewer shingles (repeats counted) than this in a signature gets no band keys
+    # from it: one shared shingle of a 2-shingle page is Jaccard 0.33 already, so pages this short
+    # are matched by their exact key only and never chain into one cluster (gold pairs have >= 111).
+    min_shingles: int = Field(5, ge=1)
     scheme: Scheme = "affine32"  # datasketch >= 2.0's default permutation scheme
-    # "poly" is vectorised (measured 13-20x datasketch's sha1 update_batch, benchmarks/minhash_speed.py);
-    # datasketch's MinHash equals ours with hashfunc=shingles.poly_hash32 (poly_char_hash32 for
-    # signature 2). "sha1" is datasketch's default hash: its MinHash equals ours without a hashfunc.
+    # "poly" is vectorised (benchmarks/minhash_speed.py: 12-15x datasketch's sha1 update_batch per
+    # CPU second on the same shingles); datasketch's MinHash equals ours with
+    # hashfunc=shingles.poly_hash32 (poly_char_hash32 for signature 2). "sha1" is datasketch's
+    # default hash (its MinHash equals ours without a hashfunc), about 1.5x datasketch.
     shingle_hash: ShingleHash = "poly"
-    # A candidate pair is a duplicate when its true Jaccard over signature 1's shingles is >= threshold
-    # (measured: 0.5 lets unrelated man pages sharing GNU sections through), over signature 2's
-    # shingles >= char_threshold (catches reordered copies with edits, near_combo)...
+    # A candidate pair is a duplicate when its true Jaccard over signature 1's shingles is
+    # >= threshold, over signature 2's >= char_threshold (reordered copies with edits, near_combo)...
+    # Measured at the default LSH: 0.5 / 0.6 merge man pages sharing GNU sections (P 0.59),
+    # 0.7 / 0.8 lose reordered+edited copies (R 0.946).
     verify: bool = True
     threshold: float = Field(0.6, ge=0.0, le=1.0)
     char_threshold: float = Field(0.7, ge=0.0, le=1.0)
     # ...or its edit similarity, LCS / longer length over the key texts, is >= edit_threshold
-    # (None: Jaccard only). It catches copies with scattered character edits (see similarity.py);
-    # measured: 0.8 merges unrelated short man pages, 0.9 misses 15%-edited copies.
+    # (None: Jaccard only, R 0.792). It catches copies with scattered character edits (see
+    # similarity.py); measured: 0.8 merges unrelated short man pages (P 0.956), 0.9 misses
+    # 15%-edited copies (R 0.935).
     edit_threshold: float | None = Field(0.85, ge=0.0, le=1.0)
     # Edit similarity compares the first this many key-text characters: LCS costs |a| |b| / 64
     # word operations, about 15 ms for 10k x 10k characters.
@@ -78,7 +90,7 @@ class DedupParams(Params):
     # Simplified-only) are never near duplicates: a zh_TW page and its zh_CN original differ by
     # scattered character substitutions, like an edited copy (edit similarity 0.85-0.94), and are
     # both kept (normalize keeps Traditional as written). Measured: without it, such links chain
-    # similar man pages of two commands into one cluster, precision 1.0 -> 0.97.
+    # similar man pages of two commands into one cluster, precision 1.000 -> 0.928.
     same_script: bool = True
 
     # --- which document of a cluster is kept ---

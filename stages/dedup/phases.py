@@ -28,7 +28,7 @@ from stages.dedup.exact import hash128, lengths, text_keys, url_keys
 from stages.dedup.lines import HostLines
 from stages.dedup.lsh import band_keys, group_pairs
 from stages.dedup.minhash import Permutations, signatures
-from stages.dedup.normalize import folded_text, key_text
+from stages.dedup.normalize import key_text
 from stages.dedup.params import DedupParams
 from stages.dedup.scratch import Workspace, read_partition, read_table, write_partitioned, write_table
 from stages.dedup.shingles import ShingleText, batches
@@ -154,26 +154,29 @@ class Signatures(Phase):
         p = self.params
         specs = p.signature_specs()
         permutations = [Permutations(s.num_perm, s.seed, p.scheme) for s in specs]
-        folded = folded_text(texts)
-        char_lengths = np.asarray(pc.utf8_length(folded), dtype=np.int64)
+        char_lengths = np.asarray(pc.utf8_length(texts).fill_null(0), dtype=np.int64)
         truncated = int(np.count_nonzero(char_lengths > p.max_doc_chars))
         if truncated:
             count("docs_truncated_for_shingles", truncated)
-            folded = pc.utf8_slice_codeunits(folded, 0, p.max_doc_chars)
+            texts = pc.utf8_slice_codeunits(texts, 0, p.max_doc_chars)
             char_lengths = np.minimum(char_lengths, p.max_doc_chars)
-        if isinstance(folded, pa.ChunkedArray):
-            folded = folded.combine_chunks() if folded.num_chunks else pa.array([], pa.string())
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
         band_tables = []
         set_offsets = [[np.zeros(1, np.int64)] for _ in specs]
         set_values: list[list[np.ndarray]] = [[] for _ in specs]
         for start, stop in batches(char_lengths, BATCH_CHARS):
-            text = ShingleText(folded.slice(start, stop - start))
+            # Folded (NFKC, lowercase) by ShingleText itself: the same code points as folded_text.
+            text = ShingleText(texts.slice(start, stop - start), fold=True)
             without = np.ones(stop - start, dtype=bool)
+            banded = np.zeros(stop - start, dtype=bool)
             for k, (spec, perms) in enumerate(zip(specs, permutations)):
                 shingles = text.shingles(spec.ngram, p.shingle_hash, spec.tokens)
-                has = np.bincount(shingles.doc, minlength=stop - start) > 0
-                without &= ~has
-                # Documents without shingles get no band keys: an empty signature matches nothing.
+                per_doc = np.bincount(shingles.doc, minlength=stop - start)
+                without &= per_doc == 0
+                has = per_doc >= p.min_shingles
+                banded |= has
+                # Documents without (enough) shingles get no band keys: an empty signature matches nothing.
                 keys = band_keys(signatures(shingles, stop - start, perms)[has], spec.bands, spec.rows, salt=k)
                 owners = np.repeat(gid[start:stop][has], spec.bands)
                 band_tables.append(_keys_table(BAND, np.zeros(len(owners), np.uint64), keys.reshape(-1), owners))
@@ -182,9 +185,10 @@ class Signatures(Phase):
                     set_offsets[k].append(set_offsets[k][-1][-1] + np.cumsum(np.bincount(distinct.doc, minlength=stop - start)))
                     set_values[k].append(distinct.hash)
             count("docs_without_shingles", int(np.count_nonzero(without)))
+            count("docs_below_min_shingles", int(np.count_nonzero(~banded & ~without)))
         if p.verify:
             sets = {}
-            for k, name in zip(range(len(specs)), SET_COLUMNS):
+            for k, name in enumerate(SET_COLUMNS[: len(specs)]):
                 offsets = pa.array(np.concatenate(set_offsets[k]), pa.int64())
                 sets[name] = pa.LargeListArray.from_arrays(offsets, pa.array(np.concatenate(set_values[k] + [np.zeros(0, np.uint32)])))
             if p.edit_threshold is not None or p.same_script:

@@ -5,6 +5,10 @@ destroy about a third of the character 3-grams (the dev crawl's near_edit pairs 
 Jaccard 0.15-0.72), while unrelated pages of one genre (man pages sharing their GNU sections)
 reach 0.5. The edit similarity, LCS(a, b) / max(|a|, |b|) over the key texts, keeps such copies
 above 0.8 where those unrelated pages stay below it.
+
+A zh_TW page and its zh_CN original look like such a copy (scattered character substitutions,
+edit similarity 0.85-0.94): `han_scripts` tells the two scripts apart, so that verification can
+keep pages of different Han scripts apart (DedupParams.same_script).
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 Phases (shard-parallel unless noted; see phases.py):
 1. host_lines, host_lines_count (only with host_lines): find host boilerplate lines.
-2. signatures: per input unit, exact/URL keys and LSH band keys, hash-partitioned.
+2. signatures: per input unit, exact/URL keys and the LSH band keys of two MinHash signatures
+   (mixed char/word n-grams, and character n-grams of every script), hash-partitioned.
 3. candidates: per partition, the pairs sharing a key (memory bounded by the partition).
-4. verify (only with verify): true Jaccard of the band candidates, in chunks.
+4. verify (only with verify): true Jaccard (either signature's shingles) or edit similarity of
+   the band candidates, pages of two Han scripts kept apart, in chunks.
 5. driver: connected components of the edge list (scipy) and the kept document of each.
 6. filter (emit): each unit's rows, kept with `dup_cluster`/`dup_cluster_size`, or rejected with
    `reason` (exact, url or near) and `duplicate_of`, the id of the kept representative.
@@ -42,7 +44,7 @@ VERIFY_CHUNK = 100_000
 class Dedup(GlobalStage):
     name = "dedup"
     Params = DedupParams
-    version = "1"
+    version = "2"
 
     def run(self, ctx: GlobalContext) -> None:
         p = self.params

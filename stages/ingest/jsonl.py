@@ -1,11 +1,11 @@
 """JSONL reader (plain, .gz, .zst).
 
-Blocks are parsed by pyarrow's multi-threaded JSON reader, which streams the file itself (a
-whole file by path, a byte range through a bounded reader), so no Python copy of the input is
-made. Only a block that pyarrow rejects (a malformed line, invalid UTF-8) is re-read line by
-line, so that each bad line is counted and logged with its file and line number while every
-good line around it still comes through. Uncompressed files are split into byte ranges so one
-large file still spreads over all cores.
+Blocks are parsed by pyarrow's multi-threaded JSON reader, which streams the input itself: a
+whole local file natively, a byte range through a bounded reader, block by block, so a range is
+never held as one Python bytes object. Only a block that pyarrow rejects (a malformed line,
+invalid UTF-8) is re-read line by line, so that each bad line is counted and logged with its
+file and line number while every good line around it still comes through. Uncompressed files
+are split into byte ranges so one large file still spreads over all cores.
 """
 
 from __future__ import annotations

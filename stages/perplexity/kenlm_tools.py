@@ -110,7 +110,8 @@ def build_tools(bin_dir: Path) -> None:
               "-q", "-d", str(work), f"kenlm=={KENLM_VERSION}"], work, "pip could not download the kenlm source distribution")
         (archive,) = work.glob("kenlm-*.tar.gz")
         with tarfile.open(archive) as tar:
-            tar.extractall(work, filter="data")
+            # The "data" filter (Python >= 3.11.4) refuses links and paths leaving `work`.
+            tar.extractall(work, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         source = next(p for p in work.iterdir() if p.is_dir() and (p / "CMakeLists.txt").exists())
         build = source / "build"
         _run(["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DKENLM_MAX_ORDER=6"], work,

@@ -10,6 +10,7 @@ perplexity (null); any other text, Chinese or not, gets one.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -17,13 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusforge.io import url_to_fs
 from corpusforge.io.files import is_local
-from stages.perplexity.normalize import normalize_all
+from stages.perplexity.normalize import normalize_all, normalize_array
 from stages.perplexity.reference import paragraphs
 
 SP_MODEL, KENLM_MODEL, META = "sp.model", "lm.binary", "meta.json"
+# Paragraph characters normalized and scored at a time.
+BATCH_CHARS = 1 << 20
 FORMAT = 1
 
 
@@ -39,16 +43,21 @@ def perplexity(log10_prob: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         return np.where(tokens > 0, 10.0 ** (-log10_prob / np.where(tokens > 0, tokens, 1.0)), np.nan)
 
 
-def chunks(lines: list[str], rows: np.ndarray, max_chars: int) -> tuple[list[str], np.ndarray]:
-    """Lines longer than `max_chars` cut into pieces of that length; empty lines dropped."""
-    if all(0 < len(line) <= max_chars for line in lines):
-        return lines, rows
-    out, out_rows = [], []
-    for line, row in zip(lines, rows.tolist()):
-        for start in range(0, len(line), max_chars):
-            out.append(line[start : start + max_chars])
-            out_rows.append(row)
-    return out, np.asarray(out_rows, dtype=np.int64)
+def chunks(lines: pa.Array, rows: np.ndarray, max_chars: int) -> tuple[list[str], np.ndarray]:
+    """The lines as str, those longer than `max_chars` cut into pieces of that length; empty lines dropped."""
+    lengths = pc.utf8_length(lines).to_numpy(zero_copy_only=False)
+    texts = lines.to_pylist()
+    if len(lengths) == 0 or (lengths.min() > 0 and lengths.max() <= max_chars):
+        return texts, rows
+    counts = -(-lengths // max_chars)  # pieces per line, 0 for an empty one
+    out: list[str] = []
+    previous = 0
+    for i in np.flatnonzero(counts > 1).tolist():  # only the long lines cost a Python step
+        out.extend(itertools.compress(texts[previous:i], counts[previous:i]))
+        out.extend(texts[i][start : start + max_chars] for start in range(0, lengths[i], max_chars))
+        previous = i + 1
+    out.extend(itertools.compress(texts[previous:], counts[previous:]))
+    return out, np.repeat(rows, counts)
 
 
 @dataclass
@@ -103,23 +112,39 @@ class LanguageModel:
     def normalize(self, lines: list[str]) -> list[str]:
         return normalize_all(lines, **self.normalization)
 
+    def normalize_array(self, lines: pa.Array) -> pa.Array:
+        return normalize_array(lines, **self.normalization)
+
     def score_lines(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(log10 probability, pieces + 1) of each normalized, non-empty line."""
         pieces = self.sp.encode(lines, out_type=str, num_threads=1)
-        score = self.lm.score
-        log10_prob = np.fromiter((score(" ".join(p)) for p in pieces), dtype=np.float64, count=len(pieces))
-        tokens = np.fromiter((len(p) + 1 for p in pieces), dtype=np.int64, count=len(pieces))
+        log10_prob = np.fromiter(map(self.lm.score, map(" ".join, pieces)), dtype=np.float64, count=len(pieces))
+        tokens = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1
         return log10_prob, tokens
 
     def score_texts(self, texts: pa.Array) -> Scores:
-        """Each document's summed log10 probability and length over its paragraphs."""
+        """Each document's summed log10 probability and length over its paragraphs.
+
+        Paragraphs go through in batches of about BATCH_CHARS characters, which bounds the
+        memory of the normalization arrays and of the piece lists.
+        """
         lines, rows = paragraphs(pa.table({"text": texts}))
-        normalized = self.normalize(lines.to_pylist())
-        normalized, rows = chunks(normalized, rows, self.max_line_chars)
-        log10_prob, tokens = self.score_lines(normalized) if normalized else (np.zeros(0), np.zeros(0, np.int64))
+        lengths = pc.utf8_length(lines).to_numpy(zero_copy_only=False)
+        batch = (np.cumsum(lengths) - lengths) // BATCH_CHARS
+        edges = [0, *(np.flatnonzero(np.diff(batch)) + 1).tolist(), len(lines)]
+        log10_prob, tokens, scored_rows = [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for start, stop in zip(edges[:-1], edges[1:]):
+            normalized = self.normalize_array(lines.slice(start, stop - start))
+            normalized, batch_rows = chunks(normalized, rows[start:stop], self.max_line_chars)
+            if normalized:
+                batch_log10_prob, batch_tokens = self.score_lines(normalized)
+                log10_prob.append(batch_log10_prob)
+                tokens.append(batch_tokens)
+                scored_rows.append(batch_rows)
+        at = np.concatenate(scored_rows)
         n = len(texts)
         return Scores(
-            np.bincount(rows, weights=log10_prob, minlength=n),
-            np.bincount(rows, weights=tokens, minlength=n).astype(np.int64),
-            np.bincount(rows, minlength=n),
+            np.bincount(at, weights=np.concatenate(log10_prob), minlength=n),
+            np.bincount(at, weights=np.concatenate(tokens), minlength=n).astype(np.int64),
+            np.bincount(at, minlength=n),
         )

@@ -31,12 +31,13 @@ from pydantic import Field, model_validator
 from corpusforge.io import atomic_write
 from corpusforge.records import ID, TEXT, with_column
 from corpusforge.stage import GlobalContext, GlobalStage, InputUnit, Params, split_by_mask
+from corpusforge.stats import StageStats, collecting
 from stages.perplexity.model import LanguageModel, ModelError
 from stages.perplexity.scratch import Workspace
 
 PPL, BUCKET = "ppl", "bucket"
 BUCKETS = ("head", "middle", "tail")
-Bucket = Literal["head", "middle", "tail"]
+BucketName = Literal["head", "middle", "tail"]
 
 
 class PerplexityParams(Params):
@@ -47,7 +48,7 @@ class PerplexityParams(Params):
     # Documents the percentiles are computed on (cc_net computed them on a sample too).
     sample_size: int = Field(20_000, ge=1)
     # Keep only these buckets (None: keep all, buckets are then a column to weight by).
-    keep_buckets: list[Bucket] | None = None
+    keep_buckets: list[BucketName] | None = None
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -172,7 +173,8 @@ class Bucket:
 
     def __call__(self, item: tuple[int, InputUnit]) -> tuple[pa.Table, pa.Table]:
         index, unit = item
-        table = unit.read()
+        with collecting(StageStats()):
+            table = unit.read()  # read a second time: its bad records were counted by the score phase
         ppl = self.work.read("ppl", index).column(PPL).to_numpy(zero_copy_only=False)
         return self.stage.bucketed(table, np.asarray(ppl, dtype=np.float64), self.cutoffs)
 

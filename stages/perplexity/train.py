@@ -18,6 +18,7 @@ Phases (shard-parallel, in input order):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -29,13 +30,13 @@ from typing import Iterator, Literal
 import numpy as np
 import pyarrow as pa
 import xxhash
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from corpusforge.io import atomic_write
 from corpusforge.stage import GlobalContext, GlobalStage, InputUnit, Params
 from stages.perplexity.kenlm_tools import find_tools
 from stages.perplexity.model import FORMAT, KENLM_MODEL, META, SP_MODEL, chunks
-from stages.perplexity.normalize import normalize_all
+from stages.perplexity.normalize import normalize_array
 from stages.perplexity.reference import bootstrap_paragraphs, paragraphs
 from stages.perplexity.scratch import Workspace
 
@@ -82,9 +83,17 @@ class TrainLMParams(Params):
             raise ValueError("thresholds are counts, >= 0")
         return value
 
+    @model_validator(mode="after")
+    def _prune_within_order(self):
+        if len(self.prune) > self.order:
+            raise ValueError(f"prune: {len(self.prune)} thresholds for a {self.order}-gram model")
+        return self
+
 
 @dataclass(frozen=True)
 class Prepare:
+    """Per unit: the normalized paragraphs to train on and their hashes, to lines/<unit>."""
+
     params: TrainLMParams
     work: Workspace
 
@@ -97,7 +106,7 @@ class Prepare:
         else:
             lines, rows = paragraphs(table)
             docs_used = len(np.unique(rows))
-        normalized, _ = chunks(normalize_all(lines.to_pylist(), **NORMALIZATION), np.zeros(len(lines), np.int64), p.max_line_chars)
+        normalized, _ = chunks(normalize_array(lines, **NORMALIZATION), np.zeros(len(lines), np.int64), p.max_line_chars)
         hashes = np.fromiter((xxhash.xxh3_64_intdigest(s.encode("utf-8")) for s in normalized), dtype=np.uint64, count=len(normalized))
         self.work.write("lines", index, pa.table({"line": pa.array(normalized, pa.string()), "hash": hashes}))
         return {"docs": table.num_rows, "docs_used": docs_used, "lines": len(normalized)}
@@ -105,6 +114,8 @@ class Prepare:
 
 @dataclass(frozen=True)
 class Tokenize:
+    """Per unit: the kept lines as space-separated SentencePiece pieces, lmplz's input."""
+
     work: Workspace
 
     def __call__(self, index: int) -> int:
@@ -143,7 +154,7 @@ class TrainLM(GlobalStage):
         if kept == 0:
             raise RuntimeError(f"train_lm: the {p.reference} reference gave no paragraph to train on ({', '.join(s.id for s in ctx.inputs)})")
         with tempfile.TemporaryDirectory(prefix="corpusforge-lm-") as tmp:
-            sp_model = self._train_sentencepiece(ctx, work, len(units), tmp)
+            sp_model = self._train_sentencepiece(work, len(units))
             atomic_write(ctx.fs, f"{work.root}/{SP_MODEL}", sp_model)
             pieces = ctx.map("tokenize", Tokenize(work), list(range(len(units))))
             self.count("pieces", sum(pieces))
@@ -179,7 +190,7 @@ class TrainLM(GlobalStage):
         self.count("paragraphs_duplicate", int(len(keep) - keep.sum()))
         return int(keep.sum())
 
-    def _train_sentencepiece(self, ctx: GlobalContext, work: Workspace, units: int, tmp: str) -> bytes:
+    def _train_sentencepiece(self, work: Workspace, units: int) -> bytes:
         import sentencepiece as spm
 
         p = self.params
@@ -189,18 +200,19 @@ class TrainLM(GlobalStage):
                 yield from kept_lines(work, i)
 
         spm.set_random_generator_seed(SEED)
-        prefix = os.path.join(tmp, "sp")
+        # Written to memory: a file's path would be recorded in the model, which would then
+        # differ from run to run.
+        model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=lines(), model_prefix=prefix, model_type="unigram", vocab_size=p.vocab_size,
+                sentence_iterator=lines(), model_writer=model, model_type="unigram", vocab_size=p.vocab_size,
                 hard_vocab_limit=False, character_coverage=p.character_coverage, input_sentence_size=p.sp_max_lines,
                 shuffle_input_sentence=True, num_threads=p.threads, max_sentence_length=4 * p.max_line_chars,
                 minloglevel=2,
             )
         except RuntimeError as e:
             raise RuntimeError(f"train_lm: SentencePiece training failed: {e}") from None
-        with open(prefix + ".model", "rb") as f:
-            return f.read()
+        return model.getvalue()
 
     def _train_kenlm(self, ctx: GlobalContext, work: Workspace, units: int, tools: dict, tmp: str) -> dict[str, int]:
         """lmplz over the token files, in unit order, then a binary trie; the n-gram counts."""
