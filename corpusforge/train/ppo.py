@@ -49,7 +49,7 @@ from corpusforge.train.resume import latest_own, load_start, step_seed
 from corpusforge.train.reward import reward_model_from_checkpoint
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, load_prompts
 from corpusforge.train.rollout import Rollout, generate
-from corpusforge.train.runtime import Runtime
+from corpusforge.train.runtime import Runtime, run_training
 from corpusforge.train.sft import export_merged
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,7 @@ class RewardNaNError(RuntimeError):
 
 
 def ppo(config: PPOConfig, output: str | None = None) -> Path:
-    out = output or config.output
-    if not out:
-        raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
-    try:
-        return _train(config, Path(out), rt)
-    finally:
-        rt.shutdown()
+    return run_training(_train, config, output)
 
 
 def _frozen(model: torch.nn.Module) -> torch.nn.Module:

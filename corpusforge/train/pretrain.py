@@ -25,7 +25,7 @@ from corpusforge.train.errors import DataError, TrainConfigError
 from corpusforge.train.metrics import MetricsLog, SampleLog
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
-from corpusforge.train.runtime import Runtime, gpu_peak_flops
+from corpusforge.train.runtime import Runtime, gpu_peak_flops, run_training
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +155,7 @@ def accumulate_gradients(model: torch.nn.Module, batches: list[dict], rt: Runtim
 
 def pretrain(config: PretrainConfig, output: str | None = None) -> Path:
     """Train (or resume) and return the output directory."""
-    out = output or config.output
-    if not out:
-        raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    out = Path(out)
-    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
-    try:
-        return _train(config, out, rt)
-    finally:
-        rt.shutdown()
+    return run_training(_train, config, output)
 
 
 def _train(config: PretrainConfig, out: Path, rt: Runtime) -> Path:

@@ -19,13 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from corpusforge.train.alignment_config import RMConfig
-from corpusforge.train.errors import DataError, TrainConfigError
+from corpusforge.train.errors import DataError
 from corpusforge.train.export import export_hf
 from corpusforge.train.metrics import MetricsLog
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.resume import latest_own, load_start, step_seed
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, PreferencePairs, load_pairs, right_pad
-from corpusforge.train.runtime import Runtime
+from corpusforge.train.runtime import Runtime, run_training
 from corpusforge.train.scalar_head import ScalarHeadGPT
 from corpusforge.train.sft import model_config_for
 
@@ -88,14 +88,7 @@ def evaluate(model: ScalarHeadGPT, pairs: PreferencePairs, batch_size: int, pad_
 
 
 def train_rm(config: RMConfig, output: str | None = None) -> Path:
-    out = output or config.output
-    if not out:
-        raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
-    try:
-        return _train(config, Path(out), rt)
-    finally:
-        rt.shutdown()
+    return run_training(_train, config, output)
 
 
 def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
+
+from corpusforge.train.errors import TrainConfigError
 
 # Dense bf16 tensor-core peak FLOP/s by GPU name (no sparsity), for MFU.
 GPU_PEAK_BF16 = {
@@ -105,3 +109,16 @@ class Runtime:
     def shutdown(self) -> None:
         if self.distributed:
             dist.destroy_process_group()
+
+
+def run_training(train: Callable[[Any, Path, Runtime], Path], config: Any, output: str | None) -> Path:
+    """Resolve the output directory, set up the runtime, run `train(config, out, rt)`, and always
+    shut the runtime (process group) down, whichever trainer it is."""
+    out = output or config.output
+    if not out:
+        raise TrainConfigError("output: no output directory (give --output or set `output`)")
+    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
+    try:
+        return train(config, Path(out), rt)
+    finally:
+        rt.shutdown()

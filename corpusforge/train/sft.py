@@ -30,7 +30,7 @@ from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.pretrain import Evaluator
 from corpusforge.train.resume import latest_own, load_start, step_seed
-from corpusforge.train.runtime import Runtime
+from corpusforge.train.runtime import Runtime, run_training
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,7 @@ def model_config_for(config, start: dict | None, vocab_size: int, seq_len: int |
 
 
 def sft(config: SFTConfig, output: str | None = None) -> Path:
-    out = output or config.output
-    if not out:
-        raise TrainConfigError("output: no output directory (give --output or set `output`)")
-    rt = Runtime.setup(config.train.device, config.train.dtype, config.train.threads)
-    try:
-        return _train(config, Path(out), rt)
-    finally:
-        rt.shutdown()
+    return run_training(_train, config, output)
 
 
 def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
