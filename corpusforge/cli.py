@@ -239,7 +239,7 @@ def ppo(config, output, overrides):
 
 
 @main.command()
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))
 @click.argument("prompt")
 @click.option("--max-new-tokens", "-n", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--temperature", "-t", default=0.8, show_default=True, type=click.FloatRange(min=0), help="0 = greedy.")
@@ -248,7 +248,8 @@ def ppo(config, output, overrides):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 def generate(checkpoint, prompt, max_new_tokens, temperature, top_k, top_p, seed, device):
-    """Continue PROMPT with the model of a checkpoint."""
+    """Continue PROMPT with the model of CHECKPOINT (a .pt file, or a run directory: its best.pt,
+    else its latest checkpoint)."""
     with _trainer_errors():
         from corpusforge.train.generate import generate_text
 
@@ -256,10 +257,11 @@ def generate(checkpoint, prompt, max_new_tokens, temperature, top_k, top_p, seed
 
 
 @main.command("export-hf")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))
 @click.argument("directory")
 def export_hf(checkpoint, directory):
-    """Write a checkpoint as a Hugging Face GPT2LMHeadModel with its tokenizer."""
+    """Write CHECKPOINT (a .pt file or a run directory) as a Hugging Face GPT2LMHeadModel with its
+    tokenizer."""
     with _trainer_errors():
         from corpusforge.train.export import export_checkpoint
 

@@ -546,6 +546,7 @@ def write_sample_reference(out_dir: str | Path) -> Path:
     path.write_bytes(gzip.compress(body, compresslevel=9, mtime=0))
     return path
 
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m corpusforge.samples OUTDIR")

@@ -41,6 +41,9 @@ class Stage(abc.ABC):
     Params: ClassVar[type[Params]] = Params
     # Bump when a change to the code changes the output, so finished outputs are recomputed.
     version: ClassVar[str] = "1"
+    # What this stage reads under `uses:`: {use name: the `name` of the stage that must fill it}.
+    # The config is checked against it before any work.
+    uses_stages: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: Params | None = None, uses: dict[str, str] | None = None):
         self.params = params if params is not None else self.Params()
@@ -62,6 +65,10 @@ class Stage(abc.ABC):
 
     def setup(self) -> None:
         """Load heavy resources. Called once per worker process, before the first shard."""
+
+    def check_uses(self, used: dict[str, Stage]) -> None:
+        """Check this stage's params against the stages it uses (their params: nothing has run
+        yet), before any work. Raise ValueError("params.field: what is wrong")."""
 
     def ensure_setup(self) -> None:
         if not self._ready:

@@ -106,6 +106,30 @@ def test_unknown_input(tmp_path, docs_dir):
     _assert_config_error(_validate(tmp_path, raw), "stages[write].inputs[0]", "'shrot'")
 
 
+def _uses_config(docs_dir: Path, uses: dict, user: str = "pack", used: str = "tokenizer", **params) -> dict:
+    return _config(docs_dir, stages=[
+        {"id": "tok", "stage": used, "inputs": ["docs"]},
+        {"id": "out", "stage": user, "inputs": ["docs"], "uses": uses, "params": params},
+    ])
+
+
+def test_uses_is_checked_before_any_work(tmp_path, docs_dir):
+    _assert_config_error(_validate(tmp_path, _uses_config(docs_dir, {})), "stages[out].uses.tokenizer: missing", "'tokenizer' stage")
+    _assert_config_error(_validate(tmp_path, _uses_config(docs_dir, {"tokenizer": "tokk"})), "stages[out].uses.tokenizer", "unknown stage 'tokk'")
+    _assert_config_error(_validate(tmp_path, _uses_config(docs_dir, {"tokenizer": "tok", "lm": "tok"})), "stages[out].uses.lm", "'pack' uses tokenizer")
+    wrong_kind = _uses_config(docs_dir, {"lm": "tok"}, user="perplexity", used="dedup")
+    _assert_config_error(_validate(tmp_path, wrong_kind), "stages[out].uses.lm", "'tok' is a 'dedup' stage, not 'train_lm'")
+    assert _validate(tmp_path, _uses_config(docs_dir, {"tokenizer": "tok"})).exit_code == 0
+
+
+def test_vocab_too_large_for_the_dtype_is_a_config_error(tmp_path, docs_dir):
+    too_big = _uses_config(docs_dir, {"tokenizer": "tok"}, dtype="uint16")
+    too_big["stages"][0]["params"] = {"vocab_size": 70_000}
+    _assert_config_error(_validate(tmp_path, too_big), "stages[out].params.dtype", "vocab size 70000 does not fit uint16")
+    too_big["stages"][1]["params"] = {"dtype": "auto"}
+    assert _validate(tmp_path, too_big).exit_code == 0
+
+
 def test_unknown_reader_option(tmp_path, docs_dir):
     raw = _config(docs_dir)
     raw["sources"]["docs"]["txt_field"] = "body"

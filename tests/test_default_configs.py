@@ -43,6 +43,9 @@ def test_zh_web_runs_on_the_bundled_sample(tmp_path):
     assert packed["splits"]["train"]["rows"] > 0 and packed["splits"]["val"]["rows"] > 0
     assert packed["tokens_in"] == packed["splits"]["train"]["tokens"] + packed["splits"]["val"]["tokens"] + packed["truncated_tokens"]
     assert stages["mix"]["counters"]["tokens_realized:Hant"] > stages["mix"]["counters"]["tokens_available:Hant"], "Hant is upsampled"
+    # A global stage's documents in are its upstream's documents out, whatever it emits.
+    for upstream, stage in (("quality", "perplexity"), ("perplexity", "dedup"), ("dedup", "mix"), ("mix", "tokenizer"), ("mix", "pack")):
+        assert stages[stage]["docs_in"] == stages[upstream]["docs_out"], stage
 
 
 def test_jsonl_example_runs(tmp_path):

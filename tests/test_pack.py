@@ -9,6 +9,7 @@ from conftest import run_config
 from packed import digests, index, split_table
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from corpusforge.pipeline.config import ConfigError
 from stages.draws import uniform
 
 SEQ_LEN = 31
@@ -131,7 +132,7 @@ def test_dtype_follows_the_vocab_and_a_too_small_one_is_an_error(tmp_path, dtype
         ],
     }
     if expected is None:
-        with pytest.raises(ValueError, match=r"stages\[pack\]\.params\.dtype: vocab size 70000 does not fit uint16"):
+        with pytest.raises(ConfigError, match=r"stages\[pack\]\.params\.dtype: vocab size 70000 does not fit uint16"):
             run_config(raw, tmp_path / "out")
         assert not (tmp_path / "out" / "pack" / "index.json").exists()
         return
@@ -148,5 +149,5 @@ def test_pack_needs_a_tokenizer(tmp_path):
     write_jsonl(tmp_path / "d.jsonl", [{"text": "一二三"}])
     raw = {"sources": {"docs": {"paths": str(tmp_path / "d.jsonl")}},
            "stages": [{"id": "pack", "stage": "pack", "inputs": ["docs"], "params": {"seq_len": 7}}]}
-    with pytest.raises(ValueError, match=r"stages\[pack\]\.uses\.tokenizer"):
+    with pytest.raises(ConfigError, match=r"stages\[pack\]\.uses\.tokenizer: missing"):
         run_config(raw, tmp_path / "out")

@@ -286,8 +286,23 @@ def validate(raw: dict[str, Any]) -> Pipeline:
             if name in stages and stages[name].produces_artefact:
                 raise ConfigError(f"{where}.inputs[{i}]: {name!r} produces an artefact, not documents; name it under uses")
         for use, name in stage.config.uses.items():
+            if use not in stage.cls.uses_stages:
+                wanted = ", ".join(stage.cls.uses_stages) or "nothing"
+                raise ConfigError(f"{where}.uses.{use}: {stage.config.stage!r} uses {wanted}")
             if name not in stages:
                 raise ConfigError(f"{where}.uses.{use}: unknown stage {name!r}")
+            if stages[name].cls.name != stage.cls.uses_stages[use]:
+                raise ConfigError(
+                    f"{where}.uses.{use}: {name!r} is a {stages[name].cls.name!r} stage, not {stage.cls.uses_stages[use]!r}"
+                )
+        for use, kind in stage.cls.uses_stages.items():
+            if use not in stage.config.uses:
+                raise ConfigError(f"{where}.uses.{use}: missing; name the {kind!r} stage it reads (uses: {{{use}: <stage id>}})")
+        used = {use: stages[name].cls(stages[name].params) for use, name in stage.config.uses.items()}
+        try:
+            stage.cls(stage.params).check_uses(used)
+        except ValueError as e:
+            raise ConfigError(f"{where}.{e}") from None
 
     graph = {sid: set(s.config.inputs) | set(s.config.uses.values()) for sid, s in stages.items()}
     try:

@@ -216,6 +216,12 @@ class Runner:
             stage.ensure_setup()
             stage.run(ctx)
         stats.merge(ctx.emitted)
+        if not any(name in self.pipeline.sources for name in segment.inputs):
+            # What came in is what the upstream stages put out, not what this stage emitted
+            # (kept plus rejected): a mixture repeats documents, an artefact stage emits none.
+            upstream = [Manifest.read(self.fs, self.layout.stage_dir(name)).stats for name in segment.inputs]
+            stats.docs_in = sum(u.get("docs_out", 0) for u in upstream)
+            stats.bytes_in = sum(u.get("bytes_out", 0) for u in upstream)
         stats.wall_s = time.perf_counter() - start
         if stage.produces_artefact:
             kind, shards = "artefact", ctx.artefact_files()

@@ -65,8 +65,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def model_from_checkpoint(
     payload_or_path: dict[str, Any] | str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> tuple[GPT, dict[str, Any]]:
-    """The GPT a checkpoint holds, its weights loaded, and the checkpoint itself."""
-    payload = payload_or_path if isinstance(payload_or_path, dict) else load_checkpoint(payload_or_path, map_location)
+    """The GPT a checkpoint (a payload, a .pt file or a run directory) holds, its weights loaded,
+    and the checkpoint itself."""
+    if isinstance(payload_or_path, dict):
+        payload = payload_or_path
+    else:
+        payload = load_checkpoint(checkpoint_path(str(payload_or_path), "checkpoint"), map_location)
     try:
         model = GPT(GPTConfig(**payload["model_config"]))
         model.load_state_dict(payload["model"])
@@ -136,3 +140,17 @@ class CheckpointDir:
             return float(json.loads((self.directory / "best.json").read_text())["val_loss"])
         except (OSError, ValueError, KeyError):
             return float("inf")
+
+
+def checkpoint_path(path: str, field: str) -> Path:
+    """A .pt file as is; a run directory -> its best checkpoint, else its latest."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    for directory in (p / "checkpoints", p):
+        ckpts = CheckpointDir(directory)
+        if ckpts.best.is_file():
+            return ckpts.best
+        if ckpts.latest() is not None:
+            return ckpts.latest()
+    raise CheckpointError(f"{field}: {path} is neither a checkpoint file nor a run directory with checkpoints")

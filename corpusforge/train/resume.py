@@ -8,25 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corpusforge.train.checkpoint import CheckpointDir, load_checkpoint
+from corpusforge.train.checkpoint import CheckpointDir, checkpoint_path, load_checkpoint
 from corpusforge.train.errors import CheckpointError
 from corpusforge.train.pretrain import check_resume
 
 log = logging.getLogger(__name__)
-
-
-def checkpoint_path(path: str, field: str) -> Path:
-    """A .pt file as is; a run directory -> its best checkpoint, else its latest."""
-    p = Path(path)
-    if p.is_file():
-        return p
-    for directory in (p / "checkpoints", p):
-        ckpts = CheckpointDir(directory)
-        if ckpts.best.is_file():
-            return ckpts.best
-        if ckpts.latest() is not None:
-            return ckpts.latest()
-    raise CheckpointError(f"{field}: {path} is neither a checkpoint file nor a run directory with checkpoints")
 
 
 def load_start(path: str, field: str, kinds: tuple[str, ...]) -> tuple[dict, Path]:

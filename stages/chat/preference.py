@@ -15,13 +15,13 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from corpusforge.records import ID
-from corpusforge.stage import GlobalContext, GlobalStage, InputUnit
+from corpusforge.stage import GlobalContext, InputUnit
 from corpusforge.stats import count
 from stages.chat.pairs import finish, write_splits
 from stages.chat.params import ChatParams
 from stages.chat.records import Verdicts, field, token_lists
 from stages.chat.template import ChatTemplate
-from stages.pack.contract import token_dtype, tokenizer_path
+from stages.pack.contract import PackedWriter
 from stages.tokenizer.load import load_tokenizer
 
 
@@ -87,17 +87,13 @@ class FormatPairs:
         return write_splits(self.output_dir, index, columns, ids, p.val_fraction, p.seed)
 
 
-class PreferenceFormat(GlobalStage):
+class PreferenceFormat(PackedWriter):
     name = "preference_format"
     Params = PreferenceParams
-    produces_artefact = True
     version = "1"
 
     def run(self, ctx: GlobalContext) -> None:
         p = self.params
-        where = f"stages[{ctx.output_dir.rsplit('/', 1)[-1]}]"
-        tokenizer_file = tokenizer_path(self.uses, where)
-        dtype = token_dtype(load_tokenizer(tokenizer_file).get_vocab_size(), p.dtype, f"{where}.params.dtype")
-        units = [unit for source in ctx.inputs for unit in source.units]
+        tokenizer_file, _, dtype, units = self.packing_inputs(ctx)
         summaries = ctx.map("format", FormatPairs(p, tokenizer_file, dtype.name, ctx.output_dir), list(enumerate(units)))
         finish(ctx, self, "preference", tokenizer_file, dtype, summaries, val_fraction=p.val_fraction, seed=p.seed)

@@ -18,13 +18,13 @@ from pydantic import Field
 from corpusforge.io import ShardFormat, atomic_write, read_shard, url_to_fs
 from corpusforge.io.shards import serialize
 from corpusforge.records import ID
-from corpusforge.stage import GlobalContext, GlobalStage, InputUnit
+from corpusforge.stage import GlobalContext, InputUnit
 from corpusforge.stats import count
 from stages.chat.params import ChatParams
 from stages.chat.records import Verdicts, cut, field, token_lists
 from stages.chat.template import ChatTemplate
 from stages.draws import uniform
-from stages.pack.contract import SPLITS, copy_tokenizer, sequence_table, shard_name, token_dtype, tokenizer_path, write_index, write_shard
+from stages.pack.contract import SPLITS, PackedWriter, copy_tokenizer, sequence_table, shard_name, write_index, write_shard
 from stages.tokenizer.load import load_tokenizer, special_ids
 
 
@@ -159,19 +159,14 @@ class WriteSftRows:
         return {"rows": rows, "pad_tokens": int((width - used).sum()), "response_tokens": int(mask.sum())}
 
 
-class SftFormat(GlobalStage):
+class SftFormat(PackedWriter):
     name = "sft_format"
     Params = SftParams
-    produces_artefact = True
     version = "1"
 
     def run(self, ctx: GlobalContext) -> None:
         p = self.params
-        where = f"stages[{ctx.output_dir.rsplit('/', 1)[-1]}]"
-        tokenizer_file = tokenizer_path(self.uses, where)
-        tokenizer = load_tokenizer(tokenizer_file)
-        dtype = token_dtype(tokenizer.get_vocab_size(), p.dtype, f"{where}.params.dtype")
-        units = [unit for source in ctx.inputs for unit in source.units]
+        tokenizer_file, tokenizer, dtype, units = self.packing_inputs(ctx)
         encode = EncodeSamples(p, tokenizer_file, dtype.name, ctx.work_dir)
         ctx.map("encode", encode, list(enumerate(units)))
 

@@ -20,9 +20,11 @@ from typing import Any, Literal
 import fsspec
 import numpy as np
 import pyarrow as pa
+from tokenizers import Tokenizer
 
 from corpusforge.io import ShardFormat, atomic_write, write_json
 from corpusforge.io.shards import serialize
+from corpusforge.stage import GlobalContext, GlobalStage, InputUnit, Stage
 from stages.tokenizer.load import TOKENIZER_FILE, load_tokenizer, special_ids
 
 FORMAT = "corpusforge.packed/1"
@@ -47,6 +49,27 @@ def tokenizer_path(uses: dict[str, str], where: str) -> str:
     if "tokenizer" not in uses:
         raise ValueError(f"{where}.uses.tokenizer: name the tokenizer stage (uses: {{tokenizer: <stage id>}})")
     return f"{uses['tokenizer']}/{TOKENIZER_FILE}"
+
+
+class PackedWriter(GlobalStage):
+    """Base of the stages that write a packed directory through a tokenizer stage's output
+    (`uses: {tokenizer: <tokenizer stage id>}`); their params have a `dtype`."""
+
+    produces_artefact = True
+    uses_stages = {"tokenizer": "tokenizer"}
+
+    def check_uses(self, used: dict[str, Stage]) -> None:
+        # A vocab too large for the requested dtype is a config error, found before any work.
+        token_dtype(used["tokenizer"].max_vocab_size(), self.params.dtype, "params.dtype")
+
+    def packing_inputs(self, ctx: GlobalContext) -> tuple[str, Tokenizer, np.dtype, list[InputUnit]]:
+        """The tokenizer.json named under `uses`, the tokenizer, the dtype its ids fit, and the
+        input units: what every packed-directory writer starts from."""
+        where = f"stages[{ctx.output_dir.rsplit('/', 1)[-1]}]"
+        tokenizer_file = tokenizer_path(self.uses, where)
+        tokenizer = load_tokenizer(tokenizer_file)
+        dtype = token_dtype(tokenizer.get_vocab_size(), self.params.dtype, f"{where}.params.dtype")
+        return tokenizer_file, tokenizer, dtype, [unit for source in ctx.inputs for unit in source.units]
 
 
 def shard_name(split: str, index: int) -> str:

@@ -16,11 +16,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from corpusforge.stage import GlobalContext, GlobalStage, Params
-from stages.pack.contract import SPLITS, Dtype, copy_tokenizer, shard_name, token_dtype, tokenizer_path, write_index
+from corpusforge.stage import GlobalContext, Params
+from stages.pack.contract import SPLITS, Dtype, PackedWriter, copy_tokenizer, shard_name, write_index
 from stages.pack.encode import Encode
 from stages.pack.rows import WriteRows
-from stages.tokenizer.load import load_tokenizer, special_ids
+from stages.tokenizer.load import special_ids
 
 SHARD_BYTES = 256 * 2**20
 
@@ -37,20 +37,15 @@ class PackParams(Params):
     remainder: Literal["drop", "pad"] = "drop"
 
 
-class Pack(GlobalStage):
+class Pack(PackedWriter):
     name = "pack"
     Params = PackParams
-    produces_artefact = True
     version = "1"
 
     def run(self, ctx: GlobalContext) -> None:
         p = self.params
-        where = f"stages[{ctx.output_dir.rsplit('/', 1)[-1]}]"
-        tokenizer_file = tokenizer_path(self.uses, where)
-        tokenizer = load_tokenizer(tokenizer_file)
-        dtype = token_dtype(tokenizer.get_vocab_size(), p.dtype, f"{where}.params.dtype")
+        tokenizer_file, tokenizer, dtype, units = self.packing_inputs(ctx)
         specials = special_ids(tokenizer)
-        units = [unit for source in ctx.inputs for unit in source.units]
         encode = Encode(tokenizer_file, p.text_column, dtype.name, p.val_fraction, p.seed, p.batch_docs, ctx.work_dir)
         encoded = ctx.map("encode", encode, list(enumerate(units)))
 

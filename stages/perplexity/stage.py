@@ -77,6 +77,7 @@ class Perplexity(GlobalStage):
     name = "perplexity"
     Params = PerplexityParams
     version = "1"
+    uses_stages = {"lm": "train_lm"}
 
     def setup(self) -> None:
         if "lm" not in self.uses:

@@ -35,6 +35,11 @@ class Tokenizer(GlobalStage):
     produces_artefact = True
     version = "1"
 
+    def max_vocab_size(self) -> int:
+        """The largest vocabulary this stage can produce, known from its params before it runs
+        (a given tokenizer's own size, else the configured size: a small corpus may learn fewer)."""
+        return HFTokenizer.from_file(self.params.path).get_vocab_size() if self.params.path else self.params.vocab_size
+
     def run(self, ctx: GlobalContext) -> None:
         p = self.params
         units = [unit for source in ctx.inputs for unit in source.units]
