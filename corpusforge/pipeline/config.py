@@ -7,7 +7,6 @@ is one line naming the field, e.g. `stages[quality].params.min_chars: Input shou
 from __future__ import annotations
 
 import graphlib
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from corpusforge import registry
 from corpusforge.io.files import expand_paths
+from corpusforge.overrides import apply_override
 from corpusforge.stage import GlobalStage, Params, ShardStage
 
 
@@ -124,47 +124,6 @@ class Pipeline:
         return self.config.io.keep_rejected if own is None else own
 
 
-# --- overrides ------------------------------------------------------------------------------
-
-
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply one `dotted.key=value`; list items are addressed by index or, for stages, by id."""
-    key, sep, value_text = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
-    value = yaml.safe_load(value_text) if value_text.strip() else ""
-    parts = key.split(".")
-    node: Any = raw
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        where = ".".join(parts[: i + 1])
-        if isinstance(node, list):
-            index = _list_index(node, part, where)
-            if last:
-                node[index] = value
-            else:
-                node = node[index]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, {})
-        else:
-            raise ConfigError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping or list")
-
-
-def _list_index(node: list, part: str, where: str) -> int:
-    if re.fullmatch(r"-?\d+", part):
-        index = int(part)
-        if -len(node) <= index < len(node):
-            return index
-        raise ConfigError(f"--set {where}: index out of range")
-    for index, item in enumerate(node):
-        if isinstance(item, dict) and item.get("id") == part:
-            return index
-    raise ConfigError(f"--set {where}: no list item with id {part!r}")
-
-
 # --- loading ----------------------------------------------------------------------------------
 
 
@@ -229,7 +188,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> Pipeline:
     """Read, override and validate a config file."""
     raw = load_raw(path)
     for assignment in overrides:
-        apply_override(raw, assignment)
+        apply_override(raw, assignment, ConfigError)
     return validate(raw)
 
 

@@ -1,18 +1,18 @@
 """Trainer configs: YAML, `--set dotted.key=value` overrides, validated by pydantic.
 
-The trainer sits beside the pipeline and does not import it, so it has its own small override
-helper with the pipeline's syntax (values parse as YAML; list items by index).
+The trainer sits beside the pipeline and does not import it; overrides come from
+corpusforge/overrides.py (floor 1), so both take the same syntax.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from corpusforge.overrides import apply_override
 from corpusforge.train.errors import TrainConfigError
 
 
@@ -116,32 +116,6 @@ class PretrainConfig(TrainConfig):
 RESUMABLE_CHANGES = {"output", "train.max_steps", "eval", "log", "checkpoint", "train.compile", "train.threads"}
 
 
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply one `dotted.key=value` to a raw config dict (list items by index)."""
-    key, sep, value_text = assignment.partition("=")
-    if not sep or not key:
-        raise TrainConfigError(f"--set {assignment!r}: expected dotted.key=value")
-    value = yaml.safe_load(value_text) if value_text.strip() else ""
-    parts = key.split(".")
-    node: Any = raw
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            if not re.fullmatch(r"-?\d+", part) or not -len(node) <= int(part) < len(node):
-                raise TrainConfigError(f"--set {'.'.join(parts[: i + 1])}: no such list index")
-            if last:
-                node[int(part)] = value
-            else:
-                node = node[int(part)]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, {})
-        else:
-            raise TrainConfigError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping or list")
-
-
 def load_config(path: str | Path, overrides: list[str] = (), schema: type[TrainConfig] = PretrainConfig) -> TrainConfig:
     """Read a YAML config, apply overrides, validate against `schema`."""
     try:
@@ -155,7 +129,7 @@ def load_config(path: str | Path, overrides: list[str] = (), schema: type[TrainC
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{path}: expected a mapping at the top level")
     for assignment in overrides:
-        apply_override(raw, assignment)
+        apply_override(raw, assignment, TrainConfigError)
     try:
         return schema.model_validate(raw)
     except ValidationError as e:
