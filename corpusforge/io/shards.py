@@ -12,7 +12,6 @@ from typing import Literal
 
 import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
 from corpusforge.io.files import atomic_write, is_local, temporary_name
@@ -112,6 +111,10 @@ def serialize(table: pa.Table, fmt: ShardFormat) -> list[memoryview | bytes]:
     """The bytes of one shard file, as a few buffers to be written one after another."""
     sink = pa.BufferOutputStream()
     if fmt.format == "parquet":
+        # Imported here: pyarrow.parquet (with the cloud filesystems it loads) costs every run
+        # that writes Arrow a few tens of milliseconds of start-up.
+        import pyarrow.parquet as pq
+
         pq.write_table(table, sink, compression=fmt.compression or "none", row_group_size=BATCH_ROWS)
         return [memoryview(sink.getvalue())]
     options = pa.ipc.IpcWriteOptions(compression=fmt.compression)
@@ -168,6 +171,8 @@ def write_shards(
 def read_shard(fs: fsspec.AbstractFileSystem, path: str, columns: list[str] | None = None) -> pa.Table:
     """Read one shard; local Arrow files are memory-mapped, so nothing is copied until used."""
     if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
         with fs.open(path, "rb") as f:
             return pq.read_table(f, columns=columns)
     if is_local(fs):

@@ -10,51 +10,22 @@ are split into byte ranges so one large file still spreads over all cores.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 
 import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
-import zstandard
 
 from corpusforge.io.files import is_local
 from corpusforge.stage import ReadUnit, SourceReader
 from stages.ingest.fields import FieldParams, to_core
+from stages.ingest.lines import byte_ranges, decompressed, line_bounds
 
 
 class JsonlParams(FieldParams):
     # Byte ranges of about this size become separate tasks (uncompressed files only).
     block_size_mb: float = 64.0
-
-
-def _decompressed(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
-    with fs.open(path, "rb") as f:
-        raw = f.read()
-    if path.endswith(".gz"):
-        return gzip.decompress(raw)
-    if path.endswith(".zst"):
-        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
-    return raw
-
-
-def _line_bounds(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) -> tuple[int, int]:
-    """[first, stop): the bytes of the whole lines that start inside [start, end)."""
-    with fs.open(path, "rb") as f:
-        if start > 0:
-            f.seek(start - 1)
-            if f.read(1) != b"\n":
-                f.readline()  # the line in progress belongs to the previous range
-        first = f.tell()
-        if first >= end:
-            return first, first
-        # The last line that starts before `end` is ours up to its newline.
-        f.seek(end - 1)
-        if f.read(1) != b"\n":
-            f.readline()
-        return first, f.tell()
 
 
 class _Bounded:
@@ -108,21 +79,14 @@ class JsonlReader(SourceReader):
     Params = JsonlParams
 
     def parts(self, fs: fsspec.AbstractFileSystem, path: str) -> list[tuple[int, int] | None]:
-        if path.endswith((".gz", ".zst")):
-            return [None]
-        size = fs.size(path)
-        # Equal ranges of about `block_size_mb`: a file a little over one block stays one range
-        # rather than leaving a sliver of a task behind it.
-        pieces = max(1, round(size / max(self.params.block_size_mb * 2**20, 1)))
-        bounds = [size * i // pieces for i in range(pieces + 1)]
-        return list(zip(bounds[:-1], bounds[1:]))
+        return byte_ranges(fs, path, self.params.block_size_mb)
 
     def read(self, fs: fsspec.AbstractFileSystem, unit: ReadUnit) -> pa.Table:
         if unit.part is None:
-            first, data = 0, _decompressed(fs, unit.path)
+            first, data = 0, decompressed(fs, unit.path)
             table, ordinals = self._parse(lambda: pa.BufferReader(data), lambda: data, unit, first)
         else:
-            first, stop = _line_bounds(fs, unit.path, *unit.part)
+            first, stop = line_bounds(fs, unit.path, *unit.part)
             table, ordinals = self._parse(
                 lambda: _open_range(fs, unit.path, first, stop), lambda: _read_bytes(fs, unit.path, first, stop), unit, first
             )

@@ -9,45 +9,15 @@ byte ranges, so one large reference file spreads over all cores.
 
 from __future__ import annotations
 
-import gzip
-import io
 
 import fsspec
 import numpy as np
 import pyarrow as pa
-import zstandard
 from pydantic import Field
 
 from corpusforge.records import ID, TEXT, conform, doc_ids
 from corpusforge.stage import Params, ReadUnit, SourceReader
-
-
-def _decompressed(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
-    with fs.open(path, "rb") as f:
-        raw = f.read()
-    if path.endswith(".gz"):
-        return gzip.decompress(raw)
-    if path.endswith(".zst"):
-        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
-    return raw
-
-
-def _read_range(fs: fsspec.AbstractFileSystem, path: str, start: int, end: int) -> tuple[int, bytes]:
-    """The whole lines that start inside [start, end) of an uncompressed file, and where they start."""
-    with fs.open(path, "rb") as f:
-        if start > 0:
-            f.seek(start - 1)
-            if f.read(1) != b"\n":
-                f.readline()  # the line in progress belongs to the previous range
-        first = f.tell()
-        if first >= end:
-            return first, b""
-        f.seek(end - 1)
-        if f.read(1) != b"\n":
-            f.readline()
-        stop = f.tell()
-        f.seek(first)
-        return first, f.read(stop - first)
+from stages.ingest.lines import byte_ranges, decompressed, line_bounds
 
 
 class TextParams(Params):
@@ -61,15 +31,16 @@ class TextReader(SourceReader):
     Params = TextParams
 
     def parts(self, fs: fsspec.AbstractFileSystem, path: str) -> list[tuple[int, int] | None]:
-        if path.endswith((".gz", ".zst")):
-            return [None]
-        size = fs.size(path)
-        pieces = max(1, round(size / (self.params.block_size_mb * 2**20)))
-        bounds = [size * i // pieces for i in range(pieces + 1)]
-        return list(zip(bounds[:-1], bounds[1:]))
+        return byte_ranges(fs, path, self.params.block_size_mb)
 
     def read(self, fs: fsspec.AbstractFileSystem, unit: ReadUnit) -> pa.Table:
-        first, data = (0, _decompressed(fs, unit.path)) if unit.part is None else _read_range(fs, unit.path, *unit.part)
+        if unit.part is None:
+            first, data = 0, decompressed(fs, unit.path)
+        else:
+            first, stop = line_bounds(fs, unit.path, *unit.part)
+            with fs.open(unit.path, "rb") as f:
+                f.seek(first)
+                data = f.read(stop - first)
         # Ids hash the range's first byte and the line's ordinal in it: stable, since the
         # ranges are fixed by block_size_mb, which is part of the source's fingerprint.
         key = unit.key if unit.part is None else f"{unit.key}@{first}"
