@@ -45,13 +45,3 @@ def shard_digests(directory: Path) -> dict[str, str]:
     import hashlib
 
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.glob("*.arrow"))}
-
-
-def pytest_terminal_summary(terminalreporter):
-    # LEAD-TEMPORARY: remove before the final commit.
-    terminalreporter.write_line(
-        "NOTE FROM THE LEAD TO EVERY HELPER: read /tmp/cf/GUIDE.md now (parallel-work rules: no git "
-        "commits, targeted edits of shared files, 2 shared cores) and /tmp/cf/PACKED_FORMAT.md if you "
-        "touch pack or the trainer. DEADLINE: your final report by 20:40 UTC.",
-        yellow=True,
-    )

@@ -45,7 +45,7 @@ from corpusforge.train.ppo_loss import (
     token_logprobs,
     value_loss,
 )
-from corpusforge.train.resume import latest_own, load_start, step_seed
+from corpusforge.train.resume import load_start, resolve_run, step_seed
 from corpusforge.train.reward import reward_model_from_checkpoint
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, load_prompts
 from corpusforge.train.rollout import Rollout, generate
@@ -126,11 +126,7 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
         raise TrainConfigError(f"train.batch_size: {tc.batch_size} does not divide ppo.rollout_batch_size {pc.rollout_batch_size}")
     if pc.ptx_coef > 0 and not pc.ptx_data:
         raise TrainConfigError("ppo.ptx_data: needed when ppo.ptx_coef > 0")
-    resolved = config.model_dump()
-    resolved["model"] = model_config.to_dict()
-    resolved["optim"]["decay_steps"] = decay_steps = oc.decay_steps or tc.max_steps
-    resolved["world_size"] = rt.world_size
-    checkpoints, payload = latest_own(out, resolved, config.checkpoint.keep_last)
+    resolved, decay_steps, checkpoints, payload = resolve_run(config, model_config.to_dict(), out, rt.world_size)
 
     torch.manual_seed(tc.seed)
     actor = GPT(model_config)

@@ -23,6 +23,16 @@ def load_start(path: str, field: str, kinds: tuple[str, ...]) -> tuple[dict, Pat
     return payload, where
 
 
+def resolve_run(config, model_config: dict, out: Path, world_size: int) -> tuple[dict, int, CheckpointDir, dict | None]:
+    """The config as this run computes it (the model resolved, the LR decay length fixed, the
+    world size), its decay steps, the run's checkpoint directory and its latest checkpoint."""
+    resolved = config.model_dump()
+    resolved["model"] = model_config
+    resolved["optim"]["decay_steps"] = decay_steps = config.optim.decay_steps or config.train.max_steps
+    resolved["world_size"] = world_size
+    return (resolved, decay_steps, *latest_own(out, resolved, config.checkpoint.keep_last))
+
+
 def latest_own(out: Path, resolved: dict, keep_last: int) -> tuple[CheckpointDir, dict | None]:
     """The run's checkpoint directory and, when it has one, its latest checkpoint (checked
     against the current config)."""

@@ -23,7 +23,7 @@ from corpusforge.train.errors import DataError
 from corpusforge.train.export import export_hf
 from corpusforge.train.metrics import MetricsLog
 from corpusforge.train.optim import lr_at, make_optimizer
-from corpusforge.train.resume import latest_own, load_start, step_seed
+from corpusforge.train.resume import load_start, resolve_run, step_seed
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, PreferencePairs, load_pairs, right_pad
 from corpusforge.train.runtime import Runtime, run_training
 from corpusforge.train.scalar_head import ScalarHeadGPT
@@ -99,11 +99,7 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
     train_pairs, val_pairs = split_pairs(index, model_config.block_size, config.rm.val_fraction, tc.seed)
     if not len(val_pairs):
         raise DataError(f"{index.path}: no usable held-out pairs")
-    resolved = config.model_dump()
-    resolved["model"] = model_config.to_dict()
-    resolved["optim"]["decay_steps"] = decay_steps = oc.decay_steps or tc.max_steps
-    resolved["world_size"] = rt.world_size
-    checkpoints, payload = latest_own(out, resolved, config.checkpoint.keep_last)
+    resolved, decay_steps, checkpoints, payload = resolve_run(config, model_config.to_dict(), out, rt.world_size)
 
     torch.manual_seed(tc.seed)
     model = ScalarHeadGPT(model_config)

@@ -29,7 +29,7 @@ from corpusforge.train.metrics import MetricsLog, SampleLog
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.pretrain import Evaluator
-from corpusforge.train.resume import latest_own, load_start, step_seed
+from corpusforge.train.resume import load_start, resolve_run, step_seed
 from corpusforge.train.runtime import Runtime, run_training
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,7 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
     start = load_start(config.init_from, "init_from", ("pretrain", "sft"))[0] if config.init_from else None
     model_config = model_config_for(config, start, train_data.vocab_size, train_data.seq_len)
     tc, oc = config.train, config.optim
-    resolved = config.model_dump()
-    resolved["model"] = model_config.to_dict()
-    resolved["optim"]["decay_steps"] = decay_steps = oc.decay_steps or tc.max_steps
-    resolved["world_size"] = rt.world_size
-    checkpoints, payload = latest_own(out, resolved, config.checkpoint.keep_last)
+    resolved, decay_steps, checkpoints, payload = resolve_run(config, model_config.to_dict(), out, rt.world_size)
 
     torch.manual_seed(tc.seed)
     model = GPT(model_config)
