@@ -66,6 +66,11 @@ class Stage(abc.ABC):
     def setup(self) -> None:
         """Load heavy resources. Called once per worker process, before the first shard."""
 
+    def files_read(self) -> list[str]:
+        """Files named in this stage's params that it reads (a given tokenizer, a word list):
+        their stamps join its fingerprint, so a changed file re-runs it and what follows."""
+        return []
+
     def check_uses(self, used: dict[str, Stage]) -> None:
         """Check this stage's params against the stages it uses (their params: nothing has run
         yet), before any work. Raise ValueError("params.field: what is wrong")."""
@@ -238,8 +243,9 @@ class SourceReader(Stage):
 
     def stamp(self, fs: fsspec.AbstractFileSystem, path: str) -> Any:
         """What changes when the input at `path` changes (part of the source's fingerprint)."""
-        info = fs.info(path)
-        return [info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag")]
+        from corpusforge.io.files import file_stamp
+
+        return file_stamp(fs, path)
 
     def parts(self, fs: fsspec.AbstractFileSystem, path: str) -> list[Any]:
         """Split one file into independently readable parts. Default: the whole file."""

@@ -83,6 +83,23 @@ def test_a_given_tokenizer_is_copied_and_evaluated(corpus, tmp_path):
     assert json.loads((given / "metrics.json").read_text())["evaluated_on"] == "input_sample"
 
 
+def test_a_changed_given_tokenizer_file_re_runs_the_stage(corpus, tmp_path):
+    import os
+
+    given = tmp_path / "given.json"
+    given.write_text((train(corpus, tmp_path / "a") / "tokenizer.json").read_text())
+    out = tmp_path / "b"
+    train(corpus, out, path=str(given))
+    raw = {"sources": {"docs": {"paths": str(corpus)}},
+           "stages": [{"id": "tok", "stage": "tokenizer", "inputs": ["docs"], "params": {"vocab_size": 400, "path": str(given)}}]}
+    assert run_config(raw, out).report["stages"]["tok"]["status"] == "skipped"
+    retrained = train(corpus, tmp_path / "c", vocab_size=500) / "tokenizer.json"
+    given.write_text(retrained.read_text())
+    os.utime(given, (1, 1))  # a new size and mtime, whatever the clock's resolution
+    assert run_config(raw, out).report["stages"]["tok"]["status"] == "ran"
+    assert Tokenizer.from_file(str(out / "tok" / "tokenizer.json")).get_vocab_size() == Tokenizer.from_file(str(retrained)).get_vocab_size()
+
+
 @pytest.mark.parametrize("params,message", [
     ({"model": "unigram"}, "needs backend 'sentencepiece'"),
     ({"special_tokens": ["<|endoftext|>"]}, r"must include <\|pad\|>"),

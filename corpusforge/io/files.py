@@ -18,6 +18,12 @@ def url_to_fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, root
 
 
+def file_stamp(fs: fsspec.AbstractFileSystem, path: str) -> list[Any]:
+    """What changes when the file changes (size and modification time or ETag), for fingerprints."""
+    info = fs.info(path)
+    return [info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag")]
+
+
 def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 

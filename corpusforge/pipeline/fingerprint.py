@@ -18,6 +18,7 @@ import xxhash
 import corpusforge
 from corpusforge import registry
 from corpusforge.pipeline.config import Pipeline
+from corpusforge.io.files import file_stamp
 from corpusforge.stage import built_stage
 
 
@@ -60,6 +61,7 @@ def fingerprints(pipeline: Pipeline, order: list[str]) -> tuple[dict[str, str], 
                 "params": stage.params.model_dump(mode="json"),
                 "inputs": [content[i] for i in stage.config.inputs],
                 "uses": {k: content[v] for k, v in sorted(stage.config.uses.items())},
+                "files": [[path, file_stamp(*fsspec.core.url_to_fs(path))] for path in stage.cls(stage.params).files_read()],
                 "io": io,
             }
         )

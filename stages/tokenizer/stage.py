@@ -35,6 +35,9 @@ class Tokenizer(GlobalStage):
     produces_artefact = True
     version = "1"
 
+    def files_read(self) -> list[str]:
+        return [self.params.path] if self.params.path else []
+
     def max_vocab_size(self) -> int:
         """The largest vocabulary this stage can produce, known from its params before it runs
         (a given tokenizer's own size, else the configured size: a small corpus may learn fewer)."""
