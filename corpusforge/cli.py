@@ -247,13 +247,14 @@ def ppo(config, output, overrides):
 @click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def generate(checkpoint, prompt, max_new_tokens, temperature, top_k, top_p, seed, device):
+@click.option("--chat", is_flag=True, help="PROMPT is a user turn in the SFT chat template; print the assistant's answer.")
+def generate(checkpoint, prompt, max_new_tokens, temperature, top_k, top_p, seed, device, chat):
     """Continue PROMPT with the model of CHECKPOINT (a .pt file, or a run directory: its best.pt,
     else its latest checkpoint)."""
     with _trainer_errors():
         from corpusforge.train.generate import generate_text
 
-        click.echo(generate_text(checkpoint, prompt, max_new_tokens, temperature, top_k or None, top_p, seed, device))
+        click.echo(generate_text(checkpoint, prompt, max_new_tokens, temperature, top_k or None, top_p, seed, device, chat))
 
 
 @main.command("export-hf")

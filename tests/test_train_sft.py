@@ -60,6 +60,12 @@ def test_sft_lowers_held_out_response_loss_and_learns_to_stop(sft_data, tmp_path
     assert out.truncated.float().mean() <= 0.1  # it emits <|endoftext|> after its answer
     exact = [out.responses[i, : len(p) - 2].tolist() == [*p[2:-1], SPECIAL_IDS["eos"]] for i, p in enumerate(prompts)]
     assert sum(exact) >= 10, "it learned the task: copy the words after `copy`, then stop"
+    # `corpusforge generate --chat` renders the same template and prints only the answer.
+    from corpusforge.train.generate import generate_text
+
+    asked = fx.samples(20, seed=9)
+    answers = [generate_text(tmp_path / "run", " ".join(["copy", *words]), 10, temperature=0, chat=True) for _, words in asked]
+    assert sum(answer.split() == words for answer, (_, words) in zip(answers, asked)) >= 10, answers
 
 
 def test_loss_is_normalized_over_the_supervised_tokens_of_all_micro_batches(sft_data, tmp_path):

@@ -7,6 +7,7 @@ import os
 import torch
 
 from corpusforge.train.checkpoint import model_from_checkpoint
+from corpusforge.train.chat import chat_prompt, response_text
 from corpusforge.train.errors import CheckpointError
 
 
@@ -19,8 +20,10 @@ def generate_text(
     top_p: float | None = 0.95,
     seed: int = 0,
     device: str = "auto",
+    chat: bool = False,
 ) -> str:
-    """The prompt and its sampled continuation, decoded (stops at <|endoftext|>)."""
+    """The prompt and its sampled continuation, decoded (stops at <|endoftext|>); with `chat`,
+    the prompt is a user turn in the SFT chat template and only the assistant's answer returns."""
     from tokenizers import Tokenizer
 
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else "cpu" if device == "auto" else device)
@@ -29,8 +32,16 @@ def generate_text(
         raise CheckpointError(f"{checkpoint}: holds no tokenizer, so it cannot encode a prompt")
     tokenizer = Tokenizer.from_str(payload["tokenizer"])
     model.to(dev).eval()
-    ids = tokenizer.encode(prompt).ids or [payload["special_tokens"]["eos"]]
+    specials = payload.get("special_tokens", {})
+    if chat:
+        if not {"user", "assistant", "eos"} <= specials.keys():
+            raise CheckpointError(f"{checkpoint}: its tokenizer has no chat markers (<|user|>, <|assistant|>)")
+        ids = chat_prompt(tokenizer, specials, prompt)
+    else:
+        ids = tokenizer.encode(prompt).ids or [specials["eos"]]
     idx = torch.tensor([ids[-model.config.block_size :]], dtype=torch.long, device=dev)
     generator = torch.Generator(device=dev).manual_seed(seed)
-    out = model.generate(idx, max_new_tokens, temperature, top_k, top_p, payload.get("special_tokens", {}).get("eos"), generator)
+    out = model.generate(idx, max_new_tokens, temperature, top_k, top_p, specials.get("eos"), generator)
+    if chat:
+        return response_text(tokenizer, out[0, idx.shape[1] :].tolist(), specials["eos"])[0]
     return tokenizer.decode(out[0].tolist())
