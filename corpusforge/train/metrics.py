@@ -74,3 +74,12 @@ class SampleLog:
             for prompt, text in zip(self.prompts, texts):
                 log.info("sample: %s", text.replace("\n", " "))
                 f.write(json.dumps({"step": step, "prompt": prompt, "text": text}, ensure_ascii=False) + "\n")
+
+
+def run_metrics(out: Path, columns: list[str], tensorboard: bool, step: int) -> MetricsLog:
+    """A run's metrics.csv (and tensorboard dir) under `out`, without the rows after `step`:
+    a resumed run logs those steps again."""
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = MetricsLog(out / "metrics.csv", columns, out / "tensorboard" if tensorboard else None)
+    metrics.truncate_after(step)
+    return metrics

@@ -32,7 +32,7 @@ from corpusforge.train.alignment_config import PPOConfig
 from corpusforge.train.data import BatchLoader, PackedDataset
 from corpusforge.train.errors import DataError, TrainConfigError
 from corpusforge.train.lora import adapters_disabled, apply_lora, merged_state_dict
-from corpusforge.train.metrics import MetricsLog
+from corpusforge.train.metrics import run_metrics
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.ppo_loss import (
@@ -179,9 +179,7 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
     tokenizer_json = index.tokenizer.read_text(encoding="utf-8") if index.tokenizer else None
     metrics = None
     if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics = MetricsLog(out / "metrics.csv", METRICS_COLUMNS, out / "tensorboard" if config.log.tensorboard else None)
-        metrics.truncate_after(step0)
+        metrics = run_metrics(out, METRICS_COLUMNS, config.log.tensorboard, step0)
         log.info("ppo: actor %.2fM parameters (%d trainable%s), %d train prompts, %d val prompts, device %s",
                  sum(p.numel() for p in actor.parameters()) / 1e6, sum(p.numel() for p in actor_params),
                  ", LoRA" if config.lora else "", len(prompts), len(val_prompts), rt.device)

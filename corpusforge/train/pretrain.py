@@ -22,7 +22,7 @@ from corpusforge.train.checkpoint import CheckpointDir, config_differences, load
 from corpusforge.train.config import RESUMABLE_CHANGES, PretrainConfig
 from corpusforge.train.data import BatchLoader, PackedDataset, check_compatible
 from corpusforge.train.errors import DataError, TrainConfigError
-from corpusforge.train.metrics import MetricsLog, SampleLog
+from corpusforge.train.metrics import SampleLog, run_metrics
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.runtime import Runtime, gpu_peak_flops, run_training
@@ -203,9 +203,7 @@ def _train(config: PretrainConfig, out: Path, rt: Runtime) -> Path:
     evaluator = Evaluator(config, val_data, rt, tokenizer_json, train_data[0].special_tokens.get("eos"))
     metrics = None
     if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics = MetricsLog(out / "metrics.csv", METRICS_COLUMNS, out / "tensorboard" if config.log.tensorboard else None)
-        metrics.truncate_after(start)
+        metrics = run_metrics(out, METRICS_COLUMNS, config.log.tensorboard, start)
         samples = SampleLog(out / "samples.jsonl", config.eval.prompts)
         samples.truncate_after(start)
         log.info(

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from corpusforge.train.alignment_config import RMConfig
 from corpusforge.train.errors import DataError
 from corpusforge.train.export import export_hf
-from corpusforge.train.metrics import MetricsLog
+from corpusforge.train.metrics import run_metrics
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.resume import load_start, resolve_run, step_seed
 from corpusforge.train.rlhf_data import EpochSampler, PackedIndex, PreferencePairs, load_pairs, right_pad
@@ -124,9 +124,7 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
     tokenizer_json = index.tokenizer.read_text(encoding="utf-8") if index.tokenizer else None
     metrics = None
     if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics = MetricsLog(out / "metrics.csv", METRICS_COLUMNS, out / "tensorboard" if config.log.tensorboard else None)
-        metrics.truncate_after(step0)
+        metrics = run_metrics(out, METRICS_COLUMNS, config.log.tensorboard, step0)
         log.info("rm: %.2fM parameters, %d train pairs, %d val pairs, device %s",
                  sum(p.numel() for p in model.parameters()) / 1e6, len(train_pairs), len(val_pairs), rt.device)
 

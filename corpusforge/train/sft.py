@@ -25,7 +25,7 @@ from corpusforge.train.data import BatchLoader, PackedDataset
 from corpusforge.train.errors import DataError, TrainConfigError
 from corpusforge.train.export import export_hf
 from corpusforge.train.lora import apply_lora, merged_state_dict
-from corpusforge.train.metrics import MetricsLog, SampleLog
+from corpusforge.train.metrics import SampleLog, run_metrics
 from corpusforge.train.model import GPT, GPTConfig
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.pretrain import Evaluator
@@ -98,9 +98,7 @@ def _train(config: SFTConfig, out: Path, rt: Runtime) -> Path:
     evaluator = Evaluator(config, val_data, rt, None, specials.get("eos"))
     metrics = None
     if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics = MetricsLog(out / "metrics.csv", METRICS_COLUMNS, out / "tensorboard" if config.log.tensorboard else None)
-        metrics.truncate_after(step0)
+        metrics = run_metrics(out, METRICS_COLUMNS, config.log.tensorboard, step0)
         samples = SampleLog(out / "samples.jsonl", config.eval.prompts)
         samples.truncate_after(step0)
         log.info(
