@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from corpusforge.io import atomic_write, url_to_fs
+from corpusforge.io import url_to_fs
+from corpusforge.io.partitions import read_partition, write_partitioned
 from corpusforge.records import ID, REASON, TEXT
 from corpusforge.stage import GlobalContext, GlobalStage, InputUnit, Params
 from corpusforge.stats import StageStats, collecting
@@ -167,13 +168,13 @@ class Scatter:
         kept = table.take(pa.array(rows)).append_column(GROUP, pa.array(groups[rows].tolist(), pa.string()))
         kept = kept.append_column(COPY, pa.array(copy.astype(np.int32))).append_column(KEY, pa.array(keys))
         fs, _ = url_to_fs(self.work_dir)
-        write_partitioned(fs, self.path("kept", index), kept, keys, p.partitions)
+        write_partitioned(fs, self.path("kept", index), kept, _partition_of(keys, p.partitions), p.partitions)
         dropped_rows = np.flatnonzero(copies == 0)
         dropped = table.take(pa.array(dropped_rows)).append_column(GROUP, pa.array(groups[dropped_rows].tolist(), pa.string()))
         reasons = [NOT_IN_MIXTURE if g not in self.factors else NOT_DRAWN for g in groups[dropped_rows].tolist()]
         dropped = dropped.append_column(REASON, pa.array(reasons, pa.string()))
         drop_keys = uniform(dropped.column(ID), p.seed, "mix-order")
-        write_partitioned(fs, self.path("dropped", index), dropped, drop_keys, p.partitions)
+        write_partitioned(fs, self.path("dropped", index), dropped, _partition_of(drop_keys, p.partitions), p.partitions)
         return {"tokens": _per_group(groups[rows], sizes[rows]), "docs": _per_group(groups[rows], np.ones(len(rows)))}
 
 
@@ -191,25 +192,6 @@ class Shuffle:
         kept = kept.take(pa.array(order)).drop_columns([KEY])
         dropped = _concat([read_partition(fs, self.scatter.path("dropped", i), partition) for i in range(self.units)])
         return kept, dropped
-
-
-def write_partitioned(fs, path: str, table: pa.Table, keys: np.ndarray, partitions: int) -> None:
-    """Write `table` with one record batch per partition (row i in batch floor(keys[i] * partitions))."""
-    partition = np.minimum((keys * partitions).astype(np.int64), partitions - 1)
-    order = np.argsort(partition, kind="stable")
-    table = table.take(pa.array(order))
-    bounds = np.searchsorted(partition[order], np.arange(partitions + 1))
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        for k in range(partitions):
-            piece = table.slice(bounds[k], bounds[k + 1] - bounds[k]).combine_chunks()
-            writer.write_batch(piece.to_batches()[0] if piece.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema))
-    atomic_write(fs, path, memoryview(sink.getvalue()))
-
-
-def read_partition(fs, path: str, partition: int) -> pa.Table:
-    with fs.open(path, "rb") as f:
-        return pa.Table.from_batches([pa.ipc.open_file(f).get_batch(partition)])
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -270,3 +252,8 @@ def _sum(parts: Any) -> dict[str, float]:
         for k, v in part.items():
             out[k] = out.get(k, 0.0) + v
     return out
+
+
+def _partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
+    """Uniform keys in [0, 1) -> partition floor(key * partitions)."""
+    return np.minimum((keys * partitions).astype(np.int64), partitions - 1)

@@ -30,7 +30,8 @@ from stages.dedup.lsh import band_keys, group_pairs
 from stages.dedup.minhash import Permutations, signatures
 from stages.dedup.normalize import key_text
 from stages.dedup.params import DedupParams
-from stages.dedup.scratch import Workspace, read_partition, read_table, write_partitioned, write_table
+from corpusforge.io.partitions import read_partition, write_partitioned
+from stages.dedup.scratch import Workspace, read_table, write_table
 from stages.dedup.shingles import ShingleText, batches
 from stages.dedup.similarity import NO_SCRIPT, edit_similarity, han_scripts, jaccard, other_scripts
 
