@@ -10,12 +10,11 @@ import graphlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from corpusforge import registry
 from corpusforge.io.files import expand_paths
-from corpusforge.overrides import apply_override
+from corpusforge.raw_config import apply_override, load_raw
 from corpusforge.stage import GlobalStage, Params, ShardStage
 
 
@@ -168,25 +167,9 @@ def _find_files(patterns: list[str], find, where: str) -> list[str]:
     return files
 
 
-def load_raw(path: str | Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return raw
-
-
 def load(path: str | Path, overrides: list[str] = ()) -> Pipeline:
     """Read, override and validate a config file."""
-    raw = load_raw(path)
+    raw = load_raw(path, ConfigError)
     for assignment in overrides:
         apply_override(raw, assignment, ConfigError)
     return validate(raw)

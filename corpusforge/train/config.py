@@ -1,7 +1,7 @@
 """Trainer configs: YAML, `--set dotted.key=value` overrides, validated by pydantic.
 
-The trainer sits beside the pipeline and does not import it; overrides come from
-corpusforge/overrides.py (floor 1), so both take the same syntax.
+The trainer sits beside the pipeline and does not import it; reading the YAML and the overrides
+come from corpusforge/raw_config.py (floor 1), so both read configs alike.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from corpusforge.overrides import apply_override
+from corpusforge.raw_config import apply_override, load_raw
 from corpusforge.train.errors import TrainConfigError
 
 
@@ -118,16 +117,7 @@ RESUMABLE_CHANGES = {"output", "train.max_steps", "eval", "log", "checkpoint", "
 
 def load_config(path: str | Path, overrides: list[str] = (), schema: type[TrainConfig] = PretrainConfig) -> TrainConfig:
     """Read a YAML config, apply overrides, validate against `schema`."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise TrainConfigError(f"cannot read config {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TrainConfigError(f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise TrainConfigError(f"{path}: expected a mapping at the top level")
+    raw = load_raw(path, TrainConfigError)
     for assignment in overrides:
         apply_override(raw, assignment, TrainConfigError)
     try:

@@ -1,16 +1,36 @@
-"""`--set dotted.key=value` overrides of a raw YAML config, shared by the pipeline and the trainer.
+"""Raw YAML configs, shared by the pipeline and the trainer: reading a file and applying
+`--set dotted.key=value` overrides, before pydantic validates the result.
 
 It sits on the lowest floor so that corpusforge/train/ (which never imports the pipeline) and
-corpusforge/pipeline/ apply the same syntax: the value is YAML (`3`, `true`, `[a, b]`), list
-items are addressed by index or, for lists of mappings with an `id` (stages), by id.
+corpusforge/pipeline/ read configs alike and take the same override syntax: the value is YAML
+(`3`, `true`, `[a, b]`), list items are addressed by index or, for lists of mappings with an
+`id` (stages), by id. Errors are raised as the caller's own error class.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+
+def load_raw(path: str | Path, error: type[Exception]) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; an unreadable file or invalid YAML raises `error`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise error(f"cannot read config {path}: {e.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise error(f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping at the top level")
+    return raw
 
 
 def apply_override(raw: dict[str, Any], assignment: str, error: type[Exception]) -> None:
