@@ -36,6 +36,36 @@ def test_bad_lines_are_counted_with_file_and_line(tmp_path):
     assert _read_all(out / "w").num_rows == 8  # every good line before and after came through
 
 
+def test_fields_that_appear_or_change_type_after_the_first_megabyte_are_kept(tmp_path):
+    # pyarrow's streaming JSON reader fixes the schema from its first ~1 MB batch; a later new
+    # field or a number that becomes a float must still come through, as read_json types them.
+    rows = [{"text": "字" * 200, "url": f"https://a.test/{i}", "score": i} for i in range(6000)]
+    rows.append({"text": "late", "url": "https://a.test/late", "score": 0.5, "lang": "zh"})
+    path = tmp_path / "drift.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert path.stat().st_size > 3 * 2**20
+    out = tmp_path / "out"
+    result = run_config({"sources": {"d": {"paths": str(path)}}, "stages": [{"id": "w", "stage": "passthrough", "inputs": ["d"]}]}, out)
+    assert result.stats["w"].errors == {}
+    table = _read_all(out / "w")
+    assert table.num_rows == 6001
+    assert table.schema.field("score").type == pa.float64()
+    assert table.column("lang").to_pylist()[-2:] == [None, "zh"]
+    assert table.column("score").to_pylist()[-1] == 0.5
+
+
+def test_invalid_utf8_deep_inside_a_large_block_is_one_bad_line(tmp_path):
+    good = [json.dumps({"text": "字" * 200, "url": f"https://a.test/{i}"}, ensure_ascii=False).encode() for i in range(6000)]
+    good[5000] = b'{"text": "\xe5\xad", "url": "https://a.test/bad"}'
+    path = tmp_path / "late-bad.jsonl"
+    path.write_bytes(b"\n".join(good) + b"\n")
+    out = tmp_path / "out"
+    result = run_config({"sources": {"d": {"paths": str(path)}}, "stages": [{"id": "w", "stage": "passthrough", "inputs": ["d"]}]}, out)
+    assert result.stats["w"].errors == {"undecodable_line": 1}
+    assert result.stats["w"].error_samples[0]["location"].endswith("late-bad.jsonl:5001")
+    assert _read_all(out / "w").num_rows == 5999
+
+
 def test_compressed_and_split_files_give_the_same_documents(tmp_path):
     body = ("\n".join(_lines(300)) + "\n").encode()
     (tmp_path / "plain.jsonl").write_bytes(body)

