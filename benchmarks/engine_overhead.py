@@ -10,7 +10,9 @@ two commands that turn it into Arrow IPC files:
           column, validates UTF-8, writes completion markers, manifests and report.json.
 
 Both are fresh processes (so both pay interpreter start-up and imports), both are pinned to the
-same cores, both start with the input in the page cache and an empty output directory. The runs
+same cores, both start with the input in the page cache and an empty output directory, and each
+run's output is counted and deleted as soon as it finishes, so that no run is slowed by the kernel
+writing an earlier run's files back to disk. The runs
 alternate (bare, ours, bare, ours, ...) so that load from other processes on a shared machine
 hits both alike, and the best of `--repeats` is reported for each, then the median of the
 per-round ratios. Prints both figures and the ratio (target: ours / bare <= 1.2), and each side's
@@ -99,16 +101,13 @@ def ours(paths: list[Path], out: Path, cores: set[int]) -> tuple[float, float]:
     return timed(command, cores)
 
 
-def check_same_rows(paths: list[Path], data: Path) -> int:
-    """Both sides wrote every document (guards against timing a run that silently did less)."""
+def rows_written(side: str, paths: list[Path], out: Path) -> int:
+    """Documents one side wrote (guards against timing a run that silently did less)."""
     import pyarrow as pa
 
-    rows_bare = sum(pa.ipc.open_file(data / "bare" / (p.stem + ".arrow")).read_all().num_rows for p in paths)
-    report = json.loads((data / "ours" / "report.json").read_text())
-    rows_ours = report["stages"]["write"]["docs_out"]
-    if rows_bare != rows_ours:
-        raise SystemExit(f"row counts differ: bare {rows_bare}, ours {rows_ours}")
-    return rows_ours
+    if side == "bare":
+        return sum(pa.ipc.open_file(out / (p.stem + ".arrow")).read_all().num_rows for p in paths)
+    return json.loads((out / "report.json").read_text())["stages"]["write"]["docs_out"]
 
 
 def main() -> None:
@@ -128,13 +127,21 @@ def main() -> None:
                 pass
     runs: dict[str, list[float]] = {"bare": [], "ours": []}
     cpu: dict[str, list[float]] = {"bare": [], "ours": []}
+    rows: dict[str, set[int]] = {"bare": set(), "ours": set()}
     for i in range(args.repeats):
         for side, run in (("bare", bare), ("ours", ours)):
-            wall, seconds = run(paths, args.data / side, cores)
+            out = args.data / side
+            wall, seconds = run(paths, out, cores)
             runs[side].append(wall)
             cpu[side].append(seconds)
+            rows[side].add(rows_written(side, paths, out))
+            # Deleted at once, so the kernel drops its pages instead of writing them back to disk
+            # during the other side's next run: neither side pays for the other's output.
+            shutil.rmtree(out)
         print(f"run {i + 1}: bare {runs['bare'][-1]:.2f} s, ours {runs['ours'][-1]:.2f} s", file=sys.stderr)
-    rows = check_same_rows(paths, args.data)
+    if len(rows["bare"] | rows["ours"]) != 1:
+        raise SystemExit(f"row counts differ: bare {sorted(rows['bare'])}, ours {sorted(rows['ours'])}")
+    (rows,) = rows["bare"]
     t_bare, t_ours = min(runs["bare"]), min(runs["ours"])
     print(f"input: {mb:.0f} MB JSONL in {len(paths)} files, {rows:,} documents; {len(cores)} cores for each side; best of {args.repeats} interleaved runs")
     print(f"bare pyarrow read+write : {t_bare:7.2f} s  {mb / t_bare:7.1f} MB/s")

@@ -55,3 +55,34 @@ def _probe(i):
     import os
 
     return i * i, os.environ.get("CORPUSFORGE_TEST_MARK")
+
+
+
+FROZEN_PROBE = """
+import gc, json
+from corpusforge.executors.local import LocalExecutor
+
+def frozen(_):
+    return gc.get_freeze_count()
+
+if __name__ == "__main__":
+    with LocalExecutor(2) as pool:
+        start = pool._pool._mp_context.get_start_method()
+        in_workers = [count for _, count in pool.map_unordered(frozen, [0, 1, 2, 3])]
+    print(json.dumps({"start": start, "workers": in_workers, "driver": gc.get_freeze_count()}))
+"""
+
+
+def test_forked_workers_start_with_the_drivers_objects_frozen(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    # A fresh interpreter: in this test session other tests may have started threads or loaded
+    # torch, and then the pool is (rightly) not forked.
+    script = tmp_path / "probe.py"
+    script.write_text(FROZEN_PROBE)
+    seen = json.loads(subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True).stdout)
+    assert seen["start"] == "fork"
+    assert min(seen["workers"]) > 1000  # the engine's objects are out of the workers' collector's reach
+    assert seen["driver"] == 0  # the driver collects its own objects as before

@@ -13,6 +13,7 @@ which on a small machine is a large part of a short run. So:
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -63,10 +64,15 @@ class LocalExecutor(Executor):
             return
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         if fork_is_safe():
+            # The workers are forked with every object that exists now out of their collector's
+            # reach, so their garbage collections never write to (and so copy) the pages they
+            # share with this process; this process takes its objects back once they are forked.
+            gc.freeze()
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(threads, None)
             )
             self._pool.submit(int)  # a fork pool starts all its workers on the first submit: now
+            gc.unfreeze()
             return
         context = _server_context()
         if context.get_start_method() == "forkserver":
