@@ -12,11 +12,11 @@ two commands that turn it into Arrow IPC files:
 Both are fresh processes (so both pay interpreter start-up and imports), both are pinned to the
 same cores, both start with the input in the page cache and an empty output directory, and each
 run's output is counted and deleted as soon as it finishes, so that no run is slowed by the kernel
-writing an earlier run's files back to disk. The runs
-alternate (bare, ours, bare, ours, ...) so that load from other processes on a shared machine
-hits both alike, and the best of `--repeats` is reported for each, then the median of the
-per-round ratios. Prints both figures and the ratio (target: ours / bare <= 1.2), and each side's
-CPU seconds (user + system), which other load on a shared machine disturbs far less than wall time.
+writing an earlier run's files back to disk. The runs alternate (bare, ours, bare, ours, ...) so
+that load from other processes on a shared machine hits both alike, and the best of `--repeats`
+is reported for each, then the median of the per-round ratios. Prints both figures and the ratio
+(target: ours / bare <= 1.2), and each side's CPU seconds (user + system), which other load on a
+shared machine disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from corpusforge.io.utf8 import validator
 
 HERE = Path(__file__).resolve().parent
 SENTENCES = ["今天的天气非常好，我们去公园散步。", "数据清洗是训练语言模型之前的重要步骤。", "The quick brown fox jumps over the lazy dog.",
@@ -144,6 +146,7 @@ def main() -> None:
     (rows,) = rows["bare"]
     t_bare, t_ours = min(runs["bare"]), min(runs["ours"])
     print(f"input: {mb:.0f} MB JSONL in {len(paths)} files, {rows:,} documents; {len(cores)} cores for each side; best of {args.repeats} interleaved runs")
+    print(f"our UTF-8 check         : {validator()} (bare pyarrow does none)")
     print(f"bare pyarrow read+write : {t_bare:7.2f} s  {mb / t_bare:7.1f} MB/s")
     print(f"corpusforge passthrough : {t_ours:7.2f} s  {mb / t_ours:7.1f} MB/s")
     print(f"ratio ours/bare         : {t_ours / t_bare:7.2f}x   (target <= 1.2x)")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+
+# Read by pyarrow's allocator (mimalloc) when pyarrow loads, so it is set before anything imports
+# pyarrow. Its default hands memory back to the OS 10 ms after it is freed; a worker that frees
+# one block's buffers and allocates the next one's then takes every page fault again (about
+# 135,000 per worker and 0.4 CPU seconds in `benchmarks/engine_overhead.py`). A second keeps a
+# worker's memory for its next block and still returns it once the worker is idle.
+os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
 
 import click
 from rich.console import Console

@@ -4,6 +4,7 @@ import gzip
 import json
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 import zstandard
 
@@ -54,7 +55,14 @@ def test_fields_that_appear_or_change_type_after_the_first_megabyte_are_kept(tmp
     assert table.column("score").to_pylist()[-1] == 0.5
 
 
-def test_invalid_utf8_deep_inside_a_large_block_is_one_bad_line(tmp_path):
+@pytest.mark.parametrize("validator", ["simdjson", "arrow"])
+def test_invalid_utf8_deep_inside_a_large_block_is_one_bad_line(tmp_path, monkeypatch, validator):
+    from corpusforge.io import utf8
+
+    if validator == "arrow":
+        monkeypatch.setattr(utf8, "_simdjson_validator", lambda: None)
+    elif utf8.validator() != "simdjson":
+        pytest.skip("libsimdjson is not installed here (scripts/install installs it)")
     good = [json.dumps({"text": "字" * 200, "url": f"https://a.test/{i}"}, ensure_ascii=False).encode() for i in range(6000)]
     good[5000] = b'{"text": "\xe5\xad", "url": "https://a.test/bad"}'
     path = tmp_path / "late-bad.jsonl"

@@ -1,11 +1,14 @@
 """JSONL reader (plain, .gz, .zst).
 
-Blocks are parsed by pyarrow's multi-threaded JSON reader, which streams the input itself: a
-whole local file natively, a byte range through a bounded reader, block by block, so a range is
-never held as one Python bytes object. Only a block that pyarrow rejects (a malformed line,
-invalid UTF-8) is re-read line by line, so that each bad line is counted and logged with its
-file and line number while every good line around it still comes through. Uncompressed files
-are split into byte ranges so one large file still spreads over all cores.
+A block (a whole compressed file, or a byte range of an uncompressed one) is read into one Arrow
+buffer, natively for local files, and checked for UTF-8 in one pass (`corpusforge.io.utf8`):
+pyarrow's JSON parser passes invalid bytes through into string columns. Checking the raw block is
+exact, since JSON's structure is ASCII (a string's bytes always end at an ASCII quote) and pyarrow
+rejects escapes that would decode to a lone surrogate. The buffer is then parsed by pyarrow's
+streaming JSON reader. Only a block that fails either check (a malformed line, invalid UTF-8) is
+read line by line, so that each bad line is counted and logged with its file and line number while
+every good line around it still comes through. Uncompressed files are split into byte ranges so
+one large file still spreads over all cores.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from corpusforge.io.files import is_local
+from corpusforge.io.utf8 import is_valid_utf8
 from corpusforge.stage import ReadUnit, SourceReader
 from stages.ingest.fields import FieldParams, to_core
 from stages.ingest.lines import byte_ranges, decompressed, line_bounds
+
+PARSE_OPTIONS = pj.ParseOptions(newlines_in_values=False)
 
 
 class JsonlParams(FieldParams):
@@ -28,40 +34,25 @@ class JsonlParams(FieldParams):
     block_size_mb: float = 64.0
 
 
-class _Bounded:
-    """A file object that reads `size` bytes from `offset` of `f`, then reports the end."""
-
-    def __init__(self, f, offset: int, size: int):
-        self.f, self.left = f, size
-        f.seek(offset)
-
-    @property
-    def closed(self) -> bool:
-        return self.f.closed
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n is None or n < 0 else min(n, self.left)
-        self.left -= n
-        return self.f.read(n)
-
-    def close(self) -> None:
-        self.f.close()
-
-
-def _open_range(fs: fsspec.AbstractFileSystem, path: str, first: int, stop: int):
-    """What pyarrow reads [first, stop) of `path` from, without the bytes passing through Python
-    when it can: a whole local file natively, a range through a bounded reader."""
+def _read_range(fs: fsspec.AbstractFileSystem, path: str, first: int, stop: int) -> pa.Buffer:
+    """Bytes [first, stop) of `path`; for a local file read straight into Arrow memory."""
     if is_local(fs):
-        if first == 0 and stop == fs.size(path):
-            return pa.OSFile(path)
-        return pa.PythonFile(_Bounded(open(path, "rb", buffering=0), first, stop - first), mode="r")
-    return pa.PythonFile(_Bounded(fs.open(path, "rb"), first, stop - first), mode="r")
-
-
-def _read_bytes(fs: fsspec.AbstractFileSystem, path: str, first: int, stop: int) -> bytes:
+        with pa.OSFile(path) as f:
+            f.seek(first)
+            return f.read_buffer(stop - first)
     with fs.open(path, "rb") as f:
         f.seek(first)
-        return f.read(stop - first)
+        return pa.py_buffer(f.read(stop - first))
+
+
+def _parse_block(data: pa.Buffer) -> pa.Table:
+    """The records of a block whose UTF-8 is known to be valid (ArrowInvalid if a line is not
+    JSON). The streaming reader fixes the schema from its first ~1 MB batch, so a block whose
+    fields appear later or change type is parsed again whole by `read_json`, which unifies them."""
+    try:
+        return pj.open_json(pa.BufferReader(data), read_options=pj.ReadOptions(use_threads=pa.cpu_count() > 1), parse_options=PARSE_OPTIONS).read_all()
+    except pa.ArrowInvalid:
+        return pj.read_json(pa.BufferReader(data), parse_options=PARSE_OPTIONS)
 
 
 def _line_starts(data: bytes) -> np.ndarray:
@@ -69,29 +60,6 @@ def _line_starts(data: bytes) -> np.ndarray:
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
     return starts[ends > starts]
-
-
-def _read_checked(source) -> pa.Table:
-    """Parse a block with pyarrow and check its UTF-8, which pyarrow's parser passes through.
-
-    The streaming reader hands over one ~1 MB batch at a time, so each is checked while it is
-    still in cache rather than in a second pass over the whole table; in the engine benchmark
-    that took about a fifth off the CPU seconds of a 64 MB block. It fixes the schema from the
-    first batch, so a block whose fields appear later or change type is parsed again whole by
-    `read_json`, which unifies them.
-    """
-    parse = pj.ParseOptions(newlines_in_values=False)
-    try:
-        reader = pj.open_json(source(), read_options=pj.ReadOptions(use_threads=pa.cpu_count() > 1), parse_options=parse)
-        batches = []
-        for batch in reader:
-            batch.validate(full=True)
-            batches.append(batch)
-        return pa.Table.from_batches(batches, schema=reader.schema)
-    except pa.ArrowInvalid:
-        table = pj.read_json(source(), parse_options=parse)
-        table.validate(full=True)
-        return table
 
 
 class JsonlReader(SourceReader):
@@ -106,31 +74,30 @@ class JsonlReader(SourceReader):
 
     def read(self, fs: fsspec.AbstractFileSystem, unit: ReadUnit) -> pa.Table:
         if unit.part is None:
-            first, data = 0, decompressed(fs, unit.path)
-            table, ordinals = self._parse(lambda: pa.BufferReader(data), lambda: data, unit, first)
+            first, data = 0, pa.py_buffer(decompressed(fs, unit.path))
         else:
             first, stop = line_bounds(fs, unit.path, *unit.part)
-            table, ordinals = self._parse(
-                lambda: _open_range(fs, unit.path, first, stop), lambda: _read_bytes(fs, unit.path, first, stop), unit, first
-            )
+            data = _read_range(fs, unit.path, first, stop)
+        table, ordinals = self._parse(data, unit, first)
         return to_core(table, self.params, unit.source, f"{unit.key}@{first}", ordinals)
 
-    def _parse(self, source, data, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
+    def _parse(self, data: pa.Buffer, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
         """The records of a block, and each one's ordinal among the block's non-blank lines.
 
-        `source()` gives pyarrow the block; `data()` gives its bytes, read only if pyarrow
-        rejects the block. Ids hash (file, start of the block, ordinal): stable for a given
-        config, since the blocks' boundaries are fixed by `block_size_mb`, which is part of the
-        source's fingerprint.
+        Ids hash (file, start of the block, ordinal): stable for a given config, since the
+        blocks' boundaries are fixed by `block_size_mb`, which is part of the source's
+        fingerprint.
         """
-        try:
-            table = _read_checked(source)
-            return table, np.arange(table.num_rows, dtype=np.int64)
-        except pa.ArrowInvalid:
-            raw = data()
-            if not raw.strip():  # pyarrow rejects an empty block; it simply has no records
-                return pa.table({}), np.zeros(0, dtype=np.int64)
-            return self._parse_lines(raw, unit, base)
+        if is_valid_utf8(data):
+            try:
+                table = _parse_block(data)
+                return table, np.arange(table.num_rows, dtype=np.int64)
+            except pa.ArrowInvalid:
+                pass
+        raw = data.to_pybytes()
+        if not raw.strip():  # pyarrow rejects an empty block; it simply has no records
+            return pa.table({}), np.zeros(0, dtype=np.int64)
+        return self._parse_lines(raw, unit, base)
 
     def _parse_lines(self, data: bytes, unit: ReadUnit, base: int) -> tuple[pa.Table, np.ndarray]:
         first_line = self._line_number(unit, base)
