@@ -162,3 +162,19 @@ def test_bytes_in_count_raw_pages_before_extraction(tmp_path):
     (shard,) = (tmp_path / "out" / "w").glob("*.arrow")
     pages = pa.ipc.open_file(str(shard)).read_all().column("html")
     assert stats.bytes_in == stats.bytes_out == sum(len(p) for p in pages.to_pylist()) > 0
+
+
+@pytest.mark.parametrize("users_value", [None, "0"])
+def test_cli_sets_the_allocators_purge_delay_before_pyarrow_loads(users_value):
+    import os
+    import subprocess
+    import sys
+
+    # mimalloc reads MIMALLOC_PURGE_DELAY when pyarrow loads it: the CLI module must set it
+    # without importing pyarrow itself, and leave a value the user chose alone.
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    if users_value is not None:
+        env["MIMALLOC_PURGE_DELAY"] = users_value
+    probe = "import os, sys, corpusforge.cli; print('pyarrow' in sys.modules, os.environ['MIMALLOC_PURGE_DELAY'])"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True).stdout.split()
+    assert out == ["False", users_value or "1000"]
