@@ -13,12 +13,9 @@ import sys
 # worker's memory for its next block and still returns it once the worker is idle.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
 
-import click
-from rich.console import Console
-from rich.logging import RichHandler
+import functools
 
-# Wide enough for the summary table when stderr is a log file rather than a terminal.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+import click
 
 # Exit code for a config problem found before any work started.
 EXIT_CONFIG = 2
@@ -38,6 +35,16 @@ def _load(config: str, overrides: tuple[str, ...]):
         _fail(str(e))
 
 
+@functools.cache
+def _terminal_console():
+    """A rich console on stderr, made only when stderr is a terminal (progress bars, coloured
+    log lines). A log file gets plain lines, and a run is spared rich's import (about 45 ms of
+    start-up, serial, before any work)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _check_targets(pipeline, targets: tuple[str, ...]) -> list[str] | None:
     for target in targets:
         if target not in pipeline.stages:
@@ -49,11 +56,13 @@ def _check_targets(pipeline, targets: tuple[str, ...]) -> list[str] | None:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Turn a raw web crawl into clean, deduplicated, tokenized training data."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-    )
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler, line = RichHandler(console=_terminal_console(), show_path=False), "%(message)s"
+    else:
+        handler, line = logging.StreamHandler(), "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=line, handlers=[handler])
 
 
 config_argument = click.argument("config", type=click.Path(dir_okay=False))
@@ -80,7 +89,7 @@ def run(config, output, overrides, targets, executor, workers, address, no_progr
     # engine and its libraries made at import (a quarter of a second); the OS frees them.
     atexit.register(gc.freeze)
     from corpusforge.executors import make_executor
-    from corpusforge.pipeline.report import summary_table
+    from corpusforge.pipeline.report import summary_text
     from corpusforge.pipeline.runner import Runner
 
     pipeline = _load(config, overrides)
@@ -88,9 +97,9 @@ def run(config, output, overrides, targets, executor, workers, address, no_progr
     settings = pipeline.config.executor
     kind = executor or ("dask" if address else settings.type)
     with make_executor(kind, workers or settings.workers, address or settings.address) as ex:
-        runner = Runner(pipeline, ex, output, console=console, progress=not no_progress)
-        result = runner.run(target_list)
-    console.print(summary_table(result.report))
+        console = _terminal_console() if sys.stderr.isatty() else None
+        result = Runner(pipeline, ex, output, console=console, progress=not no_progress).run(target_list)
+    click.echo(summary_text(result.report), err=True)
 
 
 @main.command()
@@ -149,14 +158,14 @@ def inspect(path, rows):
 def report(output):
     """Print the summary of a finished run (and the path of its report.html)."""
     from corpusforge.io import url_to_fs
-    from corpusforge.pipeline.report import load, summary_table
+    from corpusforge.pipeline.report import load, summary_text
 
     fs, root = url_to_fs(output)
     body = load(fs, root)
     if body is None:
         click.echo(f"corpusforge: no report.json in {output}", err=True)
         sys.exit(1)
-    Console().print(summary_table(body))
+    click.echo(summary_text(body))
     click.echo(f"{root}/report.html")
 
 

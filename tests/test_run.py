@@ -178,3 +178,25 @@ def test_cli_sets_the_allocators_purge_delay_before_pyarrow_loads(users_value):
     probe = "import os, sys, corpusforge.cli; print('pyarrow' in sys.modules, os.environ['MIMALLOC_PURGE_DELAY'])"
     out = subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True).stdout.split()
     assert out == ["False", users_value or "1000"]
+
+
+def test_summary_table_has_a_row_per_stage_in_aligned_columns(tmp_path, docs_dir):
+    from corpusforge.pipeline.report import summary_text
+
+    raw = {
+        "sources": {"docs": {"paths": str(docs_dir / "*.jsonl")}},
+        "stages": [
+            {"id": "short", "stage": "teststages:MinChars", "inputs": ["docs"], "params": {"min_chars": 20}},
+            {"id": "write", "stage": "passthrough", "inputs": ["short"]},
+        ],
+    }
+    result = run_config(raw, tmp_path / "out")
+    title, header, rule, *rows = summary_text(result.report).splitlines()
+    assert title == f"corpusforge run: {tmp_path / 'out'}"
+    assert [r.split()[0] for r in rows] == ["short", "write"]
+    stats = result.report["stages"]["short"]
+    assert rows[0].split()[2:6] == [f"{stats['docs_in']:,}", f"{stats['docs_out']:,}", f"{sum(stats['dropped'].values()):,}", "0"]
+    # Figures are right-aligned under their headings: each column ends where its heading ends.
+    ends = [header.index(name) + len(name) for name in ("docs in", "docs out", "seconds")]
+    for row in rows:
+        assert all(row[end - 1] != " " and (end == len(row) or row[end] == " ") for end in ends)

@@ -6,8 +6,6 @@ import html
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
 from corpusforge.io import Manifest, read_json
 
 if TYPE_CHECKING:
@@ -47,16 +45,17 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.1f}"
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"corpusforge run: {report['output']}")
-    for column in ("stage", "status", "docs in", "docs out", "dropped", "errors", "MB in", "MB out", "seconds"):
-        table.add_column(column, justify="left" if column in ("stage", "status") else "right")
+def summary_text(report: dict[str, Any]) -> str:
+    """The table printed at the end of a run: a row per stage, in plain aligned columns, the same
+    on a terminal and in a log file."""
+    header = ("stage", "status", "docs in", "docs out", "dropped", "errors", "MB in", "MB out", "seconds")
+    rows = []
     for stage_id in report["order"]:
         s = report["stages"][stage_id]
         if "docs_in" not in s:
-            table.add_row(stage_id, s["status"], *[""] * 7)
+            rows.append((stage_id, s["status"], *[""] * 7))
             continue
-        table.add_row(
+        rows.append((
             stage_id,
             s["status"],
             f"{s['docs_in']:,}",
@@ -66,8 +65,14 @@ def summary_table(report: dict[str, Any]) -> Table:
             _mb(s["bytes_in"]),
             _mb(s["bytes_out"]),
             f"{s['wall_s']:.1f}",
-        )
-    return table
+        ))
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells) -> str:
+        # Names to the left, figures to the right.
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([f"corpusforge run: {report['output']}", line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
 def write_html(fs, output: str, report: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
-from rich.console import Console
 
 from corpusforge.executors import Executor
 from corpusforge.io import Manifest, ShardFormat, ShardInfo, read_json, url_to_fs, write_json
@@ -31,6 +32,9 @@ from corpusforge.pipeline.tasks import (
 )
 from corpusforge.stats import StageStats, collecting
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 log = logging.getLogger("corpusforge")
 
 # A file holding the output fingerprint a directory's contents were made for, so a changed
@@ -39,11 +43,19 @@ FINGERPRINT_FILE = ".fingerprint"
 
 
 class ProgressReporter:
-    """One progress bar per stage (or phase) on a terminal; one log line each elsewhere."""
+    """One progress bar per stage (or phase) on a terminal, drawn by rich on `console` (a console
+    on stderr by default); one plain line each elsewhere."""
 
-    def __init__(self, console: Console, enabled: bool):
+    def __init__(self, console: Console | None, enabled: bool):
         self.console = console
         self.enabled = enabled
+
+    def terminal_console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
 
     def track(self, label: str, total: int, skipped: int):
         return _Bar(self, label, total, skipped)
@@ -61,7 +73,7 @@ class _Bar:
 
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=self.owner.console, transient=False,
+                console=self.owner.terminal_console(), transient=False,
             )
             self.progress.start()
             self.task = self.progress.add_task(self.label, total=self.total, completed=self.skipped)
@@ -76,9 +88,7 @@ class _Bar:
             self.progress.stop()
         elif self.owner.enabled:
             resumed = f", {self.skipped} already done" if self.skipped else ""
-            self.owner.console.print(
-                f"{self.label}: {self.total} tasks{resumed} in {time.perf_counter() - self.start:.1f}s"
-            )
+            print(f"{self.label}: {self.total} tasks{resumed} in {time.perf_counter() - self.start:.1f}s", file=sys.stderr)
 
 
 @dataclass
@@ -101,8 +111,7 @@ class Runner:
             self.output,
             ShardFormat(io.format, io.compression, int(io.shard_size_mb * 2**20)),
         )
-        self.console = console or Console(stderr=True)
-        self.progress = ProgressReporter(self.console, progress)
+        self.progress = ProgressReporter(console, progress)
 
     # --- planning ------------------------------------------------------------------------
 
