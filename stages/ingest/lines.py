@@ -11,7 +11,6 @@ import gzip
 import io
 
 import fsspec
-import zstandard
 
 COMPRESSED = (".gz", ".zst")
 
@@ -23,6 +22,8 @@ def decompressed(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
     if path.endswith(".gz"):
         return gzip.decompress(raw)
     if path.endswith(".zst"):
+        import zstandard  # here: a run without .zst input is spared its import
+
         return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
     return raw
 
