@@ -46,3 +46,23 @@ def test_compressed_arrow_round_trip(tmp_path):
     table = pa.table({"text": ["重复的文本"] * 1000})
     infos = write_shards(table, fs, str(tmp_path), "p", ShardFormat(compression="zstd"))
     assert read_shard(fs, str(tmp_path / infos[0].name)).equals(table)
+
+
+@pytest.mark.parametrize("compression", [None, "zstd"])
+@pytest.mark.parametrize("hashed_while_writing", [True, False])
+def test_manifest_checksum_is_the_hash_of_the_file_bytes(tmp_path, monkeypatch, compression, hashed_while_writing):
+    import xxhash
+
+    from corpusforge.io import shards
+
+    if not hashed_while_writing:  # the fallback: the file is read back and hashed
+        monkeypatch.setattr(shards._SkipLeadingMagic, "digest_before", lambda self, offset: None)
+    fs = fsspec.filesystem("file")
+    chunks = [pa.table({"id": [f"{c}-{i}" for i in range(900)], "text": ["汉字" * (i % 7) for i in range(900)]}) for c in range(3)]
+    table = pa.concat_tables(chunks)  # three chunks, so several record batches
+    infos = write_shards(table, fs, str(tmp_path), "part-000000", ShardFormat(compression=compression))
+    for info in infos:
+        data = (tmp_path / info.name).read_bytes()
+        assert info.checksum == xxhash.xxh3_64_hexdigest(data)
+        assert info.bytes == len(data)
+    assert pa.concat_tables(read_shard(fs, str(tmp_path / info.name)) for info in infos).equals(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import math
 import mmap
@@ -63,11 +64,17 @@ def _footer_without_leading_magic(data: memoryview | bytes) -> tuple[int, bytes]
 
 
 class _SkipLeadingMagic(io.RawIOBase):
-    """A sink that drops the first 8 bytes the IPC file writer emits (its leading magic)."""
+    """A sink that drops the first 8 bytes the IPC file writer emits (its leading magic), and
+    hashes what it writes on the way, so the file need not be read back for its checksum."""
 
     def __init__(self, file):
         self.file = file
         self.to_skip = 8
+        self.position = 0
+        self.digest = xxhash.xxh3_64()
+        # (offset, digest of everything before it) for the last few writes: the footer, which
+        # is re-addressed once the writer is done, is one of them.
+        self.recent: collections.deque = collections.deque(maxlen=4)
 
     def writable(self) -> bool:
         return True
@@ -76,15 +83,29 @@ class _SkipLeadingMagic(io.RawIOBase):
         view = memoryview(data).cast("B")
         skip = min(self.to_skip, len(view))
         self.to_skip -= skip
-        self.file.write(view[skip:])
+        body = view[skip:]
+        if len(body):
+            self.recent.append((self.position, self.digest.copy()))
+            self.digest.update(body)
+            self.position += len(body)
+            self.file.write(body)
         return len(view)
 
+    def digest_before(self, offset: int):
+        """The digest of the bytes before `offset`, if a recent write started there."""
+        for position, digest in self.recent:
+            if position == offset:
+                return digest.copy()
+        return None
 
-def _write_arrow_file(table: pa.Table, path: str, fmt: ShardFormat) -> None:
-    """Stream a shard straight into `path` (no in-memory copy), then re-address its footer."""
+
+def _write_arrow_file(table: pa.Table, path: str, fmt: ShardFormat) -> str:
+    """Stream a shard straight into `path` (no in-memory copy), re-address its footer, and
+    return the file's checksum."""
     options = pa.ipc.IpcWriteOptions(compression=fmt.compression)
     with open(path, "w+b") as f:
-        with pa.ipc.new_file(pa.PythonFile(_SkipLeadingMagic(f), mode="w"), table.schema, options=options) as writer:
+        sink = _SkipLeadingMagic(f)
+        with pa.ipc.new_file(pa.PythonFile(sink, mode="w"), table.schema, options=options) as writer:
             writer.write_table(table, max_chunksize=BATCH_ROWS)
         end = f.tell()
         f.seek(end - 10)
@@ -96,10 +117,16 @@ def _write_arrow_file(table: pa.Table, path: str, fmt: ShardFormat) -> None:
         _, footer = _footer_without_leading_magic(b"\0" * 8 + tail)
         f.seek(tail_start)
         f.write(footer)
+    digest = sink.digest_before(tail_start)
+    if digest is None:  # the footer did not arrive as one write: hash the file as written
+        return _checksum(path)
+    digest.update(footer)
+    digest.update(tail[-10:])
+    return digest.hexdigest()
 
 
 def _checksum(path: str) -> str:
-    # Hashed through a memory map of the page cache the file was just written to: no copy.
+    # Read back through a memory map of the page cache the file was just written to: no copy.
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return xxhash.xxh3_64().hexdigest()
@@ -151,12 +178,12 @@ def write_shards(
             tmp = temporary_name(path)
             os.makedirs(directory, exist_ok=True)
             try:
-                _write_arrow_file(piece, tmp, fmt)
+                checksum = _write_arrow_file(piece, tmp, fmt)
             except BaseException:
                 os.unlink(tmp)
                 raise
             os.replace(tmp, path)
-            size, checksum = os.path.getsize(path), _checksum(path)
+            size = os.path.getsize(path)
         else:
             parts = serialize(piece, fmt)
             atomic_write(fs, f"{directory}/{name}", parts)
