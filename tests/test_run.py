@@ -196,7 +196,10 @@ def test_summary_table_has_a_row_per_stage_in_aligned_columns(tmp_path, docs_dir
     assert [r.split()[0] for r in rows] == ["short", "write"]
     stats = result.report["stages"]["short"]
     assert rows[0].split()[2:6] == [f"{stats['docs_in']:,}", f"{stats['docs_out']:,}", f"{sum(stats['dropped'].values()):,}", "0"]
+    # Sizes in a unit that keeps a small sample's figures readable (not all 0.0 MB).
+    assert stats["bytes_in"] < 2**20 and not rows[0].split()[6].startswith("0.0")
+    assert rows[0].split()[7] in ("B", "KB")
     # Figures are right-aligned under their headings: each column ends where its heading ends.
-    ends = [header.index(name) + len(name) for name in ("docs in", "docs out", "seconds")]
+    ends = [header.index(name) + len(name) for name in ("docs in", "docs out", "bytes in", "seconds")]
     for row in rows:
         assert all(row[end - 1] != " " and (end == len(row) or row[end] == " ") for end in ends)

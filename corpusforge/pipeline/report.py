@@ -41,14 +41,19 @@ def build(runner: Runner, plan: Plan, started: float) -> dict[str, Any]:
     }
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f}"
+def _size(n: int) -> str:
+    """Bytes in the largest unit that keeps the figure at 1 or more: a sample run's kilobytes do
+    not all print as 0.0 MB."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def summary_text(report: dict[str, Any]) -> str:
     """The table printed at the end of a run: a row per stage, in plain aligned columns, the same
     on a terminal and in a log file."""
-    header = ("stage", "status", "docs in", "docs out", "dropped", "errors", "MB in", "MB out", "seconds")
+    header = ("stage", "status", "docs in", "docs out", "dropped", "errors", "bytes in", "bytes out", "seconds")
     rows = []
     for stage_id in report["order"]:
         s = report["stages"][stage_id]
@@ -62,8 +67,8 @@ def summary_text(report: dict[str, Any]) -> str:
             f"{s['docs_out']:,}",
             f"{sum(s['dropped'].values()):,}",
             f"{sum(s['errors'].values()):,}",
-            _mb(s["bytes_in"]),
-            _mb(s["bytes_out"]),
+            _size(s["bytes_in"]),
+            _size(s["bytes_out"]),
             f"{s['wall_s']:.1f}",
         ))
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
