@@ -75,14 +75,15 @@ _current = threading.local()
 
 
 @contextmanager
-def collecting(stats: StageStats) -> Iterator[StageStats]:
-    """Route `count` and `bad_record` calls made by this thread into `stats`."""
-    previous = getattr(_current, "stats", None)
-    _current.stats = stats
+def collecting(stats: StageStats, log_bad_records: bool = True) -> Iterator[StageStats]:
+    """Route `count` and `bad_record` calls made by this thread into `stats`. A phase that reads
+    input a second time passes `log_bad_records=False`: its bad records were logged the first time."""
+    previous = getattr(_current, "stats", None), getattr(_current, "log_bad_records", True)
+    _current.stats, _current.log_bad_records = stats, log_bad_records
     try:
         yield stats
     finally:
-        _current.stats = previous
+        _current.stats, _current.log_bad_records = previous
 
 
 def _stats() -> StageStats:
@@ -101,4 +102,5 @@ def bad_record(reason: str, location: str, detail: str = "", n: int = 1) -> None
     stats.errors[reason] += n
     if len(stats.error_samples) < MAX_ERROR_SAMPLES:
         stats.error_samples.append({"reason": reason, "location": location, "detail": detail[:200]})
-    log.warning("bad record (%s) at %s%s", reason, location, f": {detail[:200]}" if detail else "")
+    if getattr(_current, "log_bad_records", True):
+        log.warning("bad record (%s) at %s%s", reason, location, f": {detail[:200]}" if detail else "")

@@ -151,7 +151,7 @@ class Scatter:
     def __call__(self, item: tuple[int, str, InputUnit]) -> dict[str, dict[str, float]]:
         index, input_id, unit = item
         p = self.groups.params
-        with collecting(StageStats()):  # `measure` already counted this unit's bad records
+        with collecting(StageStats(), log_bad_records=False):  # `measure` already counted and logged this unit's bad records
             table = unit.read()
         groups, sizes, weights = self.groups.of(table, input_id)
         factor = np.array([self.factors.get(g, 0.0) for g in groups.tolist()], dtype=np.float64)

@@ -93,3 +93,17 @@ def test_same_bytes_whatever_the_worker_count_and_a_seed_changes_them(sources, t
 def test_config_errors(sources, params, message):
     with pytest.raises(ConfigError, match=r"stages\[mix\]\.params.*" + message):
         validate(config(sources, **params))
+
+
+def test_a_bad_record_read_by_two_phases_is_counted_and_logged_once(sources, tmp_path, caplog):
+    # `mix` reads each input unit twice (measure, then draw); its bad records belong to the
+    # first reading alone.
+    good = (sources / "big.jsonl").read_text(encoding="utf-8").splitlines()[:50]
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(good[:20] + ['{"text": "unterminated'] + good[20:]) + "\n", encoding="utf-8")
+    raw = {"sources": {"docs": {"paths": str(path)}}, "stages": [{"id": "mix", "stage": "mix", "inputs": ["docs"], "params": {"partitions": 2, "weights": {"docs": 1}}}]}
+    with caplog.at_level("WARNING", logger="corpusforge"):
+        result = run_config(raw, tmp_path / "out")
+    assert result.stats["mix"].errors == {"malformed_json": 1}
+    warnings = [r.getMessage() for r in caplog.records if "bad record" in r.getMessage()]
+    assert len(warnings) == 1 and "broken.jsonl:21" in warnings[0]

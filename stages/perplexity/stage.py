@@ -174,8 +174,8 @@ class Bucket:
 
     def __call__(self, item: tuple[int, InputUnit]) -> tuple[pa.Table, pa.Table]:
         index, unit = item
-        with collecting(StageStats()):
-            table = unit.read()  # read a second time: its bad records were counted by the score phase
+        with collecting(StageStats(), log_bad_records=False):
+            table = unit.read()  # read a second time: its bad records were counted and logged by the score phase
         ppl = self.work.read("ppl", index).column(PPL).to_numpy(zero_copy_only=False)
         return self.stage.bucketed(table, np.asarray(ppl, dtype=np.float64), self.cutoffs)
 

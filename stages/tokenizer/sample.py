@@ -50,7 +50,7 @@ class Sample:
 
     def __call__(self, item: tuple[int, InputUnit]) -> dict[str, int]:
         index, unit = item
-        with collecting(StageStats()):  # `measure` already counted this unit's bad records
+        with collecting(StageStats(), log_bad_records=False):  # `measure` already counted and logged this unit's bad records
             table = unit.read()
         texts = pc.fill_null(table.column(self.text_column), "")
         draws = uniform(table.column(ID), self.seed, "tokenizer")
