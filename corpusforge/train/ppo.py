@@ -165,8 +165,7 @@ def _train(config: PPOConfig, out: Path, rt: Runtime) -> Path:
         if ema is not None:
             ema = {n: t.to(rt.device) for n, t in payload["ema"].items()}
         step0 = payload["step"]
-    if step0 >= tc.max_steps:
-        log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step0, tc.max_steps)
+    if rt.already_done(out, step0, tc.max_steps):
         return out
 
     # Dropout off throughout (as TRL does): the rollout's log-probs and values are then exactly

@@ -192,9 +192,7 @@ def _train(config: PretrainConfig, out: Path, rt: Runtime) -> Path:
         start = payload["step"]
         if rt.is_main:
             log.info("resuming from %s (step %d)", latest, start)
-    if start >= tc.max_steps:
-        if rt.is_main:
-            log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, start, tc.max_steps)
+    if rt.already_done(out, start, tc.max_steps):
         return out
 
     compiled = torch.compile(model) if (tc.compile if tc.compile is not None else rt.device.type == "cuda") else model

@@ -115,8 +115,7 @@ def _train(config: RMConfig, out: Path, rt: Runtime) -> Path:
         optimizer.load_state_dict(payload["optimizer"])
         sampler.load_state_dict(payload["data_state"])
         step0 = payload["step"]
-    if step0 >= tc.max_steps:
-        log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step0, tc.max_steps)
+    if rt.already_done(out, step0, tc.max_steps):
         return out
 
     train_model = rt.ddp(model)

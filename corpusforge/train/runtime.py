@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ import torch
 import torch.distributed as dist
 
 from corpusforge.train.errors import TrainConfigError
+
+log = logging.getLogger(__name__)
 
 # Dense bf16 tensor-core peak FLOP/s by GPU name (no sparsity), for MFU.
 GPU_PEAK_BF16 = {
@@ -101,6 +104,14 @@ class Runtime:
             dist.all_reduce(value, op=dist.ReduceOp.SUM)  # gloo has no AVG
             value /= self.world_size
         return value
+
+    def already_done(self, out: Path, step: int, max_steps: int) -> bool:
+        """Whether a resumed run is already at `train.max_steps` (said once, by the main rank)."""
+        if step < max_steps:
+            return False
+        if self.is_main:
+            log.info("nothing to do: %s is at step %d, train.max_steps is %d", out, step, max_steps)
+        return True
 
     def barrier(self) -> None:
         if self.distributed:
