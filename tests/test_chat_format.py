@@ -125,6 +125,17 @@ def test_prompts_for_ppo(tmp_path, tokenizer_dir):
     assert stats.errors["prompt_too_long"] == 1 and stats.errors["contains_special_token"] == 1
 
 
+def test_the_trainers_prompt_is_the_prompt_the_data_was_formatted_with(tmp_path, tokenizer_dir):
+    from corpusforge.train.chat import chat_prompt
+
+    rows = [{"id": "r", "instruction": "图书馆什么时候开放？", "input": "请简短回答。", "system": "你是图书馆的助手。", "output": "明天。"}]
+    out, _ = formatted(tmp_path, tokenizer_dir, "prompt_format", rows, "output", val_fraction=0.0, system_field="system")
+    (formatted_prompt,) = split_table(out, "train").column("prompt").to_pylist()
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    asked = chat_prompt(tokenizer, index(out)["special_tokens"], rows[0]["instruction"], rows[0]["input"], rows[0]["system"])
+    assert asked == formatted_prompt and asked[0] == index(out)["special_tokens"]["system"]
+
+
 def test_sft_data_config_runs_on_the_bundled_sample(tmp_path, tokenizer_dir):
     out = tmp_path / "sft"
     command = [sys.executable, "-m", "corpusforge", "run", "configs/sft_data.yaml", "--output", str(out), "--workers", "2",

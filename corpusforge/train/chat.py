@@ -1,19 +1,17 @@
-"""The chat template on the trainer side (the same as the SFT/preference/prompt formatting):
-
-    prompt   = [<|system|> system] <|user|> instruction ["\n" input] <|assistant|>
-    response = output <|endoftext|>
-
-The markers are inserted as ids, never encoded from text.
-"""
+"""The chat template (`corpusforge.chat`) on the trainer side: a prompt from text, a response back to text."""
 
 from __future__ import annotations
+
+from corpusforge.chat import prompt_ids, user_text
 
 
 def chat_prompt(tokenizer, special_tokens: dict[str, int], instruction: str, input: str | None = None, system: str | None = None) -> list[int]:
     """Token ids of a prompt that asks the model for the assistant's turn."""
-    text = f"{instruction}\n{input}" if input else instruction
-    head = [special_tokens["system"], *tokenizer.encode(system, add_special_tokens=False).ids] if system else []
-    return [*head, special_tokens["user"], *tokenizer.encode(text, add_special_tokens=False).ids, special_tokens["assistant"]]
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False).ids
+
+    return prompt_ids(special_tokens, encode(user_text(instruction, input)), encode(system) if system else None)
 
 
 def response_text(tokenizer, tokens: list[int], eos_id: int) -> tuple[str, bool]:

@@ -58,8 +58,7 @@ class FormatPairs:
         kept = np.flatnonzero(verdicts.kept)
         take = pa.array(kept)
         contents = chat.encode(prompt.take(take).to_pylist())
-        systems = [s or "" for s in system.take(take).to_pylist()]
-        system_ids = chat.encode(systems) if any(systems) else [[] for _ in systems]
+        system_ids = chat.encode_systems(system.take(take).to_pylist())
         answers = {name: chat.encode(col.take(take).to_pylist()) for name, col in (("chosen", chosen), ("rejected", rejected))}
         limit = p.max_response_tokens - 1  # room for <|endoftext|>
         out = {"prompt": [], "chosen": [], "rejected": []}

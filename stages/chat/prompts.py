@@ -45,10 +45,8 @@ class FormatPrompts:
         verdicts.no_markers(instruction, extra, system)
         kept = np.flatnonzero(verdicts.kept)
         take = pa.array(kept)
-        users = [chat.user_text(i, x) for i, x in zip(instruction.take(take).to_pylist(), extra.take(take).to_pylist())]
-        contents = chat.encode(users)
-        systems = [s or "" for s in system.take(take).to_pylist()]
-        system_ids = chat.encode(systems) if any(systems) else [[] for _ in systems]
+        contents = chat.encode_users(instruction.take(take).to_pylist(), extra.take(take).to_pylist())
+        system_ids = chat.encode_systems(system.take(take).to_pylist())
         prompts, good = [], []
         for n, row in enumerate(kept.tolist()):
             if len(contents[n]) > p.max_prompt_tokens:

@@ -61,10 +61,8 @@ class EncodeSamples:
         verdicts.no_markers(instruction, extra, response, system)
         kept = np.flatnonzero(verdicts.kept)
         take = pa.array(kept)
-        users = [chat.user_text(i, x) for i, x in zip(instruction.take(take).to_pylist(), extra.take(take).to_pylist())]
-        contents = chat.encode(users)
-        systems = [s or "" for s in system.take(take).to_pylist()]
-        system_ids = chat.encode(systems) if any(systems) else [[] for _ in systems]
+        contents = chat.encode_users(instruction.take(take).to_pylist(), extra.take(take).to_pylist())
+        system_ids = chat.encode_systems(system.take(take).to_pylist())
         responses = [chat.response(r) for r in chat.encode(response.take(take).to_pylist())]
         width = p.seq_len + 1
         prompts = []
