@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -12,8 +13,6 @@ import sys
 # 135,000 per worker and 0.4 CPU seconds in `benchmarks/engine_overhead.py`). A second keeps a
 # worker's memory for its next block and still returns it once the worker is idle.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
-
-import functools
 
 import click
 
