@@ -1,14 +1,47 @@
-"""Writing one-row-per-record chat shards (preference pairs, PPO prompts) and their index."""
+"""One-row-per-record chat stages (preference pairs, PPO prompts): their shape, shards and index."""
 
 from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from corpusforge.io import url_to_fs
-from corpusforge.stage import GlobalContext
+from corpusforge.stage import GlobalContext, InputUnit
+from stages.chat.params import ChatParams
 from stages.draws import uniform
-from stages.pack.contract import SPLITS, copy_tokenizer, shard_name, write_index, write_shard
+from stages.pack.contract import SPLITS, PackedWriter, copy_tokenizer, shard_name, write_index, write_shard
+
+
+@dataclass(frozen=True)
+class UnitFormatter(abc.ABC):
+    """Formats one input unit's records into this stage's rows, written by `write_splits`."""
+
+    params: ChatParams
+    tokenizer_file: str
+    dtype: str
+    output_dir: str
+
+    @abc.abstractmethod
+    def __call__(self, item: tuple[int, InputUnit]) -> dict[str, dict[str, int]]:
+        """The unit's split summary (`write_splits`)."""
+
+
+class RowsFormat(PackedWriter):
+    """A chat stage writing one row per good record: a `format` phase over the input units,
+    then the index. Subclasses name their index `kind` and their `formatter`."""
+
+    kind: ClassVar[str]
+    formatter: ClassVar[type[UnitFormatter]]
+
+    def run(self, ctx: GlobalContext) -> None:
+        p = self.params
+        tokenizer_file, _, dtype, units = self.packing_inputs(ctx)
+        summaries = ctx.map("format", self.formatter(p, tokenizer_file, dtype.name, ctx.output_dir), list(enumerate(units)))
+        finish(ctx, self, self.kind, tokenizer_file, dtype, summaries, val_fraction=p.val_fraction, seed=p.seed)
 
 
 def write_splits(output_dir: str, index: int, columns: dict[str, pa.Array], ids: pa.Array, val_fraction: float, seed: int) -> dict[str, dict[str, int]]:

@@ -15,13 +15,12 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from corpusforge.records import ID
-from corpusforge.stage import GlobalContext, InputUnit
+from corpusforge.stage import InputUnit
 from corpusforge.stats import count
-from stages.chat.pairs import finish, write_splits
+from stages.chat.pairs import RowsFormat, UnitFormatter, write_splits
 from stages.chat.params import ChatParams
 from stages.chat.records import Verdicts, field, token_lists
 from stages.chat.template import ChatTemplate
-from stages.pack.contract import PackedWriter
 from stages.tokenizer.load import load_tokenizer
 
 
@@ -35,11 +34,8 @@ class PreferenceParams(ChatParams):
 
 
 @dataclass(frozen=True)
-class FormatPairs:
+class FormatPairs(UnitFormatter):
     params: PreferenceParams
-    tokenizer_file: str
-    dtype: str
-    output_dir: str
 
     def __call__(self, item: tuple[int, InputUnit]) -> dict:
         index, unit = item
@@ -86,13 +82,9 @@ class FormatPairs:
         return write_splits(self.output_dir, index, columns, ids, p.val_fraction, p.seed)
 
 
-class PreferenceFormat(PackedWriter):
+class PreferenceFormat(RowsFormat):
     name = "preference_format"
     Params = PreferenceParams
     version = "1"
-
-    def run(self, ctx: GlobalContext) -> None:
-        p = self.params
-        tokenizer_file, _, dtype, units = self.packing_inputs(ctx)
-        summaries = ctx.map("format", FormatPairs(p, tokenizer_file, dtype.name, ctx.output_dir), list(enumerate(units)))
-        finish(ctx, self, "preference", tokenizer_file, dtype, summaries, val_fraction=p.val_fraction, seed=p.seed)
+    kind = "preference"
+    formatter = FormatPairs

@@ -12,13 +12,12 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.records import ID
-from corpusforge.stage import GlobalContext, InputUnit
+from corpusforge.stage import InputUnit
 from corpusforge.stats import count
-from stages.chat.pairs import finish, write_splits
+from stages.chat.pairs import RowsFormat, UnitFormatter, write_splits
 from stages.chat.params import ChatParams
 from stages.chat.records import Verdicts, field, token_lists
 from stages.chat.template import ChatTemplate
-from stages.pack.contract import PackedWriter
 from stages.tokenizer.load import load_tokenizer
 
 
@@ -28,11 +27,8 @@ class PromptParams(ChatParams):
 
 
 @dataclass(frozen=True)
-class FormatPrompts:
+class FormatPrompts(UnitFormatter):
     params: PromptParams
-    tokenizer_file: str
-    dtype: str
-    output_dir: str
 
     def __call__(self, item: tuple[int, InputUnit]) -> dict:
         index, unit = item
@@ -61,13 +57,9 @@ class FormatPrompts:
         return write_splits(self.output_dir, index, {"prompt": token_lists(prompts, np.dtype(self.dtype))}, ids, p.val_fraction, p.seed)
 
 
-class PromptFormat(PackedWriter):
+class PromptFormat(RowsFormat):
     name = "prompt_format"
     Params = PromptParams
     version = "1"
-
-    def run(self, ctx: GlobalContext) -> None:
-        p = self.params
-        tokenizer_file, _, dtype, units = self.packing_inputs(ctx)
-        summaries = ctx.map("format", FormatPrompts(p, tokenizer_file, dtype.name, ctx.output_dir), list(enumerate(units)))
-        finish(ctx, self, "prompt", tokenizer_file, dtype, summaries, val_fraction=p.val_fraction, seed=p.seed)
+    kind = "prompt"
+    formatter = FormatPrompts
